@@ -1,0 +1,3 @@
+from vstage.cli import main
+
+main()

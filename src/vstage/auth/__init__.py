@@ -1,0 +1,1 @@
+"""Who is calling: dev login, Auth0 access tokens, the web session cookie."""

@@ -1,0 +1,64 @@
+"""``CurrentUser`` and ``AdminUser``: the identity every endpoint depends on.
+
+Credentials, in order: ``Authorization: Bearer dev:<sub>`` (dev mode only),
+``Authorization: Bearer <Auth0 JWT>`` (auth0 mode), then the signed session cookie.
+The role always comes from our database, never from a token claim.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from vstage.auth.service import get_or_create_user
+from vstage.auth.session import SESSION_COOKIE, read_session
+from vstage.dependencies import SessionDep, SettingsDep
+from vstage.errors import Forbidden, Unauthorized
+from vstage.models import Role, User
+
+DEV_PREFIX = "dev:"
+
+
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> dict[str, object]: ...
+
+
+async def _subject(request: Request, settings: SettingsDep) -> str:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("expected 'Authorization: Bearer <token>'")
+        if token.startswith(DEV_PREFIX):
+            if settings.auth_mode != "dev":
+                raise Unauthorized("dev tokens are not accepted in auth0 mode")
+            return token[len(DEV_PREFIX) :]
+        if settings.auth_mode != "auth0":
+            raise Unauthorized("dev mode accepts only 'Bearer dev:<sub>' tokens")
+        verifier: TokenVerifier = request.app.state.token_verifier
+        claims = await verifier.verify(token)
+        return str(claims["sub"])
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        sub = read_session(settings.secret_key, cookie)
+        if sub:
+            return sub
+    raise Unauthorized("authentication required")
+
+
+async def get_current_user(session: SessionDep, sub: Annotated[str, Depends(_subject)]) -> User:
+    return await get_or_create_user(session, sub)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_admin_user(user: CurrentUser) -> User:
+    if user.role != Role.admin.value:
+        raise Forbidden("admin role required")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]

@@ -1,0 +1,44 @@
+"""Application-wide FastAPI dependencies: settings, the DB session, storage.
+
+``SessionDep`` is the one way an endpoint gets a database session. Its scope is the
+endpoint function: the transaction commits *before* the response is sent, so a
+client that got 2xx can rely on the data being there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vstage.config import Settings
+from vstage.db import Database
+from vstage.storage.base import Storage
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_database(request).transaction() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

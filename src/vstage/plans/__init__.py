@@ -1,0 +1,1 @@
+"""Plans: what a subscription buys (monthly staging capacity)."""

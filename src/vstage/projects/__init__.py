@@ -1,0 +1,1 @@
+"""Projects: a user's folders of room photos (usually one listing each)."""

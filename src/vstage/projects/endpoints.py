@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from vstage.auth.dependencies import CurrentUser
+from vstage.dependencies import SessionDep
+from vstage.pagination import Page, PageDep, encode_cursor
+from vstage.projects import service
+from vstage.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
+
+router = APIRouter(prefix="/v1/projects", tags=["projects"])
+
+
+@router.post("", status_code=201, response_model=ProjectRead)
+async def create_project(
+    body: ProjectCreate, user: CurrentUser, session: SessionDep
+) -> ProjectRead:
+    project = await service.create_project(session, user, body.name)
+    return ProjectRead.model_validate(project)
+
+
+@router.get("", response_model=Page[ProjectRead])
+async def list_projects(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[ProjectRead]:
+    rows = list(await service.list_projects(session, user, page))
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return Page[ProjectRead](
+        items=[ProjectRead.model_validate(p) for p in rows],
+        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
+    )
+
+
+@router.get("/{project_id}", response_model=ProjectRead)
+async def get_project(project_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ProjectRead:
+    return ProjectRead.model_validate(await service.get_project(session, user, project_id))
+
+
+@router.patch("/{project_id}", response_model=ProjectRead)
+async def rename_project(
+    project_id: uuid.UUID, body: ProjectUpdate, user: CurrentUser, session: SessionDep
+) -> ProjectRead:
+    project = await service.rename_project(session, user, project_id, body.name)
+    return ProjectRead.model_validate(project)
+
+
+@router.delete("/{project_id}", status_code=204)
+async def delete_project(project_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+    await service.delete_project(session, user, project_id)
+    return Response(status_code=204)

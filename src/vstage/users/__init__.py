@@ -1,0 +1,1 @@
+"""Users: accounts created on first login, roles managed by operators."""
