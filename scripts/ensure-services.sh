@@ -25,3 +25,13 @@ pg_ready || { echo "PostgreSQL does not answer on 127.0.0.1:5432"; exit 1; }
 psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 \
   || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE test"
 echo "PostgreSQL ready on 127.0.0.1:5432"
+
+# Chromium for the Playwright browser tests (tests/web): Debian's package, never a
+# browser download (`playwright install` cannot reach its servers here).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing Chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
+echo "Chromium ready: $(/usr/bin/chromium --version 2>/dev/null | head -n 1)"

@@ -8,4 +8,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.app",
+    "tests.fixtures.committed",
+    "tests.fixtures.s3",
+    "tests.fixtures.stripe",
+    "tests.fixtures.auth0",
 ]

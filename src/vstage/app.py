@@ -61,6 +61,8 @@ def create_app(
                 yield
         finally:
             await app.state.storage.close()
+            if app.state.token_verifier is not None:
+                await app.state.token_verifier.close()
             if database is None:
                 await db.dispose()
 
@@ -77,22 +79,30 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     for router in _routers():
         app.include_router(router)
+    from vstage.web.router import install_web
+
+    install_web(app)
     return app
 
 
 def _routers() -> list[APIRouter]:
+    from vstage.admin.endpoints import router as admin
+    from vstage.admin.user_endpoints import router as admin_users
+    from vstage.billing.endpoints import router as billing
+    from vstage.catalog.endpoints import router as catalog
     from vstage.health.endpoints import router as health
+    from vstage.images.endpoints import router as images
+    from vstage.jobs.endpoints import router as jobs
     from vstage.projects.endpoints import router as projects
+    from vstage.users.endpoints import router as users
+    from vstage.web.router import router as web
 
-    return [health, projects]
+    return [health, users, projects, images, jobs, catalog, billing, admin, admin_users, web]
 
 
 def _embedded_worker_hook() -> LifespanHook | None:
     """The queue package provides the in-process worker for embedded mode."""
-    try:
-        from vstage.queue.embedded import embedded_worker
-    except ImportError:
-        log.warning("no in-process worker available; jobs will wait for `vstage worker`")
-        return None
+    from vstage.queue.embedded import embedded_worker
+
     hook: LifespanHook = embedded_worker
     return hook

@@ -56,6 +56,19 @@ class Settings(BaseSettings):
     device: str = "auto"
     max_pixels: int = Field(default=40_000_000, ge=1)
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    # Diffusion parameters (vstage.staging); per-job values override steps/guidance/strength.
+    scheduler: Literal["unipc", "dpmpp_2m", "euler_a", "ddim", "default"] = "unipc"
+    steps: int = Field(default=20, ge=1, le=150)
+    guidance: float = Field(default=7.0, ge=0.0, le=30.0)
+    strength: float = Field(default=1.0, gt=0.0, le=1.0)
+    controlnet_scale: float = Field(default=0.7, ge=0.0, le=2.0)
+    work_size: int | None = Field(default=None, ge=64, le=2048)  # long side; None = by family
+    drift_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
+    drift_retries: int = Field(default=2, ge=0, le=8)
+    depth_model: str | None = None
+    segmentation_model: str | None = None
+    jpeg_quality: int = Field(default=95, ge=50, le=100)
+    torch_threads: int | None = Field(default=None, ge=1)
 
     # API limits
     upload_rate_per_minute: int = Field(default=60, ge=1)
@@ -68,6 +81,13 @@ class Settings(BaseSettings):
     job_heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
     job_retry_base_seconds: float = Field(default=5.0, ge=0)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    job_retry_max_seconds: float = Field(default=600.0, ge=0)
+    job_progress_interval_seconds: float = Field(default=0.5, ge=0)
+    job_rescue_interval_seconds: float = Field(default=10.0, ge=0)
+    worker_concurrency: int = Field(default=1, ge=1, le=256)
+    worker_batch_size: int = Field(default=16, ge=1, le=1000)
+    worker_gpu_slots: int = Field(default=1, ge=1, le=64)
+    worker_shutdown_grace_seconds: float = Field(default=25.0, ge=0)
 
     # Integrations
     webhook_allow_private: bool = False

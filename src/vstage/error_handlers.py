@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vstage.errors import VstageError
+from vstage.idempotency.service import ReplayedResponse
 
 log = logging.getLogger("vstage.errors")
 
@@ -53,6 +54,14 @@ async def _vstage_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _replayed(_request: Request, exc: Exception) -> JSONResponse:
+    """An Idempotency-Key replay: the stored response, as first sent."""
+    assert isinstance(exc, ReplayedResponse)
+    return JSONResponse(
+        exc.body, status_code=exc.status_code, headers={"Idempotent-Replayed": "true"}
+    )
+
+
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
@@ -87,6 +96,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(VstageError, _vstage_error)
+    app.add_exception_handler(ReplayedResponse, _replayed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

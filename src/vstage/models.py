@@ -228,6 +228,9 @@ class Subscription(Base):
         Boolean, default=False, server_default="false"
     )
     past_due_since: Mapped[datetime | None]
+    # When this state was read from Stripe: a write based on an older read loses, so
+    # concurrent webhook handlers cannot put back a state Stripe has already left.
+    synced_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -263,7 +266,10 @@ class Usage(Base):
 
 class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("user_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        Index("ix_idempotency_keys_expires_at", "expires_at"),  # purge of expired keys
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -273,3 +279,21 @@ class IdempotencyKey(Base):
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class RateLimitCounter(Base):
+    """Requests per user, action and fixed one-minute window (:mod:`vstage.ratelimit`).
+
+    Kept in the database, not in process memory, so the limit holds across API replicas.
+    Rows older than two windows are useless and are deleted as the user's next ones
+    are written.
+    """
+
+    __tablename__ = "rate_limit_counters"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    action: Mapped[str] = mapped_column(Text, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

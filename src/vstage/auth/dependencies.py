@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 
 from vstage.auth.service import get_or_create_user
 from vstage.auth.session import SESSION_COOKIE, read_session
-from vstage.dependencies import SessionDep, SettingsDep
+from vstage.dependencies import DatabaseDep, SessionDep, SettingsDep
 from vstage.errors import Forbidden, Unauthorized
 from vstage.models import Role, User
 
@@ -22,6 +22,8 @@ DEV_PREFIX = "dev:"
 
 class TokenVerifier(Protocol):
     async def verify(self, token: str) -> dict[str, object]: ...
+
+    async def close(self) -> None: ...
 
 
 async def _subject(request: Request, settings: SettingsDep) -> str:
@@ -53,6 +55,22 @@ async def get_current_user(session: SessionDep, sub: Annotated[str, Depends(_sub
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_committed_user(db: DatabaseDep, sub: Annotated[str, Depends(_subject)]) -> User:
+    """The caller, looked up (or created) in a short transaction of its own, committed.
+
+    For endpoints that run several short transactions instead of the request's one
+    (uploads, idempotent POSTs, event streams): they must not hold a connection, and on
+    SQLite the write lock, while a large body streams in, and their side transactions
+    (idempotency marker, rate-limit counter) reference a user row that must already be
+    committed. The returned object is detached: use its attributes, don't ``add`` it.
+    """
+    async with db.transaction() as session:
+        return await get_or_create_user(session, sub)
+
+
+CommittedUser = Annotated[User, Depends(get_committed_user)]
 
 
 async def get_admin_user(user: CurrentUser) -> User:

@@ -3,8 +3,11 @@
 This is the one function the quota check calls. The plan comes from the user's
 subscription (mirrored from Stripe), never from a column on the user:
 ``active``/``trialing`` → the subscription's plan; ``past_due`` → still the plan for
-``billing_grace_days`` after the failed payment; anything else → ``free``. Paid plans
-count usage over the subscription's current period, free over the calendar month (UTC).
+``billing_grace_days`` after the failed payment; anything else (``unpaid``,
+``canceled``, ``incomplete``, ``incomplete_expired``, ``paused``) → ``free``. A
+subscription set to cancel at period end stays paid until that end, and not a moment
+longer even if Stripe's final ``deleted`` event is late. Paid plans count usage over the
+subscription's current period, free over the calendar month (UTC).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from vstage.models import Plan, Subscription, User, utcnow
 from vstage.plans.service import FREE_PLAN, get_plan
 
 ENTITLED_STATUSES = frozenset({"active", "trialing"})
+GRACE_STATUS = "past_due"
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,14 @@ def calendar_month(now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _is_entitled(sub: Subscription, now: datetime, grace_days: int) -> bool:
+def is_entitled(sub: Subscription, now: datetime, grace_days: int) -> bool:
+    """Whether ``sub`` grants its plan at ``now`` (DESIGN §6 billing rules)."""
+    ending = sub.current_period_end
+    if sub.cancel_at_period_end and ending is not None and ending <= now:
+        return False
     if sub.status in ENTITLED_STATUSES:
         return True
-    if sub.status == "past_due":
+    if sub.status == GRACE_STATUS:
         since = sub.past_due_since or sub.updated_at
         return now < since + timedelta(days=grace_days)
     return False
@@ -48,19 +56,19 @@ def _is_entitled(sub: Subscription, now: datetime, grace_days: int) -> bool:
 async def get_entitlement(
     session: AsyncSession, user: User, *, grace_days: int, now: datetime | None = None
 ) -> Entitlement:
+    """The plan ``user`` may use at ``now`` and the usage period it counts against.
+
+    With several entitling subscriptions (a plan change in flight) the larger plan wins.
+    """
     now = now or utcnow()
-    subscriptions = (
-        await session.scalars(
-            select(Subscription)
-            .where(Subscription.user_id == user.id, Subscription.plan_id.is_not(None))
-            .order_by(Subscription.updated_at.desc())
-        )
-    ).all()
-    for sub in subscriptions:
-        if not _is_entitled(sub, now, grace_days):
-            continue
-        plan = await session.get(Plan, sub.plan_id)
-        if plan is None:
+    rows = await session.execute(
+        select(Subscription, Plan)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(Subscription.user_id == user.id)
+        .order_by(Plan.monthly_limit.desc(), Subscription.updated_at.desc())
+    )
+    for sub, plan in rows:
+        if not is_entitled(sub, now, grace_days):
             continue
         start, end = calendar_month(now)
         if sub.current_period_start and sub.current_period_end and sub.current_period_end > now:

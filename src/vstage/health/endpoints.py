@@ -36,7 +36,11 @@ async def readyz(db: DatabaseDep, storage: StorageDep) -> dict[str, str]:
     return {"status": "ready"}
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(db: DatabaseDep) -> Response:
     from vstage.observability.collectors import refresh_queue_gauges
 

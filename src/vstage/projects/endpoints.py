@@ -2,10 +2,14 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, BackgroundTasks, Response
 
-from vstage.auth.dependencies import CurrentUser
-from vstage.dependencies import SessionDep
+from vstage.auth.dependencies import CommittedUser, CurrentUser
+from vstage.dependencies import SessionDep, StorageDep
+from vstage.idempotency.dependencies import IdempotentSession
+from vstage.idempotency.service import remember
+from vstage.images import files
+from vstage.images.service import project_keys
 from vstage.pagination import Page, PageDep, encode_cursor
 from vstage.projects import service
 from vstage.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
@@ -15,10 +19,13 @@ router = APIRouter(prefix="/v1/projects", tags=["projects"])
 
 @router.post("", status_code=201, response_model=ProjectRead)
 async def create_project(
-    body: ProjectCreate, user: CurrentUser, session: SessionDep
+    body: ProjectCreate, user: CommittedUser, session: IdempotentSession
 ) -> ProjectRead:
+    """Honours ``Idempotency-Key``: a retried create returns the first project."""
     project = await service.create_project(session, user, body.name)
-    return ProjectRead.model_validate(project)
+    result = ProjectRead.model_validate(project)
+    await remember(session, 201, result.model_dump(mode="json"))
+    return result
 
 
 @router.get("", response_model=Page[ProjectRead])
@@ -46,6 +53,19 @@ async def rename_project(
 
 
 @router.delete("/{project_id}", status_code=204)
-async def delete_project(project_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+async def delete_project(
+    project_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    storage: StorageDep,
+    background: BackgroundTasks,
+) -> Response:
+    """Delete the project, its images and jobs; its stored files go after the commit
+    (a failed commit deletes no file; a failed file delete is retried, then logged)."""
+    project = await service.get_project(session, user, project_id, for_update=True)
+    keys = await project_keys(session, project.id)
     await service.delete_project(session, user, project_id)
+    background.add_task(
+        files.delete_project_objects, storage, user_id=user.id, project_id=project_id, keys=keys
+    )
     return Response(status_code=204)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-_UNSAFE_ASCII = re.compile(r'[^A-Za-z0-9 !#$%&\'()+,.;=@\[\]^_`{}~-]')
+_UNSAFE_ASCII = re.compile(r"[^A-Za-z0-9 ._()+,@~-]")
 _MAX_NAME = 200
 
 

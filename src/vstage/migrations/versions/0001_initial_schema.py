@@ -74,6 +74,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_keys")),
         sa.UniqueConstraint("user_id", "key", name=op.f("uq_idempotency_keys_user_id_key")),
     )
+    op.create_index(
+        "ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"], unique=False
+    )
     op.create_table(
         "projects",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -100,6 +103,7 @@ def upgrade() -> None:
         sa.Column("current_period_end", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cancel_at_period_end", sa.Boolean(), server_default="false", nullable=False),
         sa.Column("past_due_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -237,6 +241,22 @@ def upgrade() -> None:
         sa.UniqueConstraint("image_id", name=op.f("uq_usage_image_id")),
     )
     op.create_index("ix_usage_user_period", "usage", ["user_id", "period_start"], unique=False)
+    op.create_table(
+        "rate_limit_counters",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("action", sa.Text(), nullable=False),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_rate_limit_counters_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "user_id", "action", "window_start", name=op.f("pk_rate_limit_counters")
+        ),
+    )
     plans = sa.table(
         "plans",
         sa.column("id", sa.Uuid()),
@@ -254,6 +274,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("rate_limit_counters")
     op.drop_index("ix_usage_user_period", table_name="usage")
     op.drop_table("usage")
     op.drop_index("ix_jobs_status_created", table_name="jobs")
@@ -277,6 +298,7 @@ def downgrade() -> None:
     op.drop_table("subscriptions")
     op.drop_index("ix_projects_user_created", table_name="projects")
     op.drop_table("projects")
+    op.drop_index("ix_idempotency_keys_expires_at", table_name="idempotency_keys")
     op.drop_table("idempotency_keys")
     op.drop_table("users")
     op.drop_table("stripe_events")

@@ -1,0 +1,1 @@
+"""Operator endpoints (role ``admin``): jobs now; users are added beside them."""

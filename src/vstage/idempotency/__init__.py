@@ -1,0 +1,1 @@
+"""``Idempotency-Key`` support for POST routes that create things (DESIGN §3)."""

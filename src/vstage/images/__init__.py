@@ -1,0 +1,1 @@
+"""Images: uploads, restaging, downloads and status events of staged photos."""

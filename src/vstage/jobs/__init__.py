@@ -1,0 +1,1 @@
+"""Jobs as their owners see them: the status of the work on one of their images."""

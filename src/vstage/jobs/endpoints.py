@@ -1,0 +1,20 @@
+"""``GET /v1/jobs/{id}``: status, attempts, progress, error and result of one job."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from vstage.auth.dependencies import CurrentUser
+from vstage.dependencies import SessionDep
+from vstage.jobs import service
+from vstage.jobs.schemas import JobRead
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.get("/{job_id}", response_model=JobRead)
+async def get_job(job_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> JobRead:
+    job, image = await service.get_job(session, user, job_id)
+    return JobRead.of(job, user_error=image.error)
