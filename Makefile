@@ -40,6 +40,7 @@ test-slow: setup services ## the slow tests and the long scenarios
 	$(BIN)/python -m pytest -q -m slow
 
 bench: setup services ## every benchmark, each printing its JSON line last
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[ml,dev,bench]'
 	for b in benchmarks/*.py; do $(BIN)/python $$b --quick; done
 
 clean:

@@ -201,9 +201,22 @@ async def _one_connection(
         writer.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def requests_per_second(
-    port: int, path: str, headers: dict[str, str], *, connections: int, seconds: float
-) -> float:
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    *,
+    connections: int,
+    seconds: float,
+    server_pid: int,
+) -> tuple[float, float]:
+    """(requests/s, server CPU microseconds per request) under a keep-alive load."""
     lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -216,6 +229,7 @@ async def requests_per_second(
         )
     )
     counts = [0]
+    cpu_before = cpu_seconds(server_pid)
     started = time.perf_counter()
     await asyncio.gather(
         *(
@@ -224,9 +238,10 @@ async def requests_per_second(
         )
     )
     elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(server_pid) - cpu_before
     if errors:
         raise RuntimeError(f"{path}: {errors[0]}")
-    return counts[0] / elapsed
+    return counts[0] / elapsed, cpu / max(counts[0], 1) * 1e6
 
 
 async def upload_latencies(base: str, project_id: str, photo: bytes, n: int) -> list[float]:
@@ -303,19 +318,32 @@ def main(argv: list[str] | None = None) -> int:
             project_id, image_id = asyncio.run(_prepare(base, database_url))
             full_path, bare_path = f"/v1/images/{image_id}", f"/baseline/images/{image_id}"
             rounds: list[tuple[float, float]] = []
+            cpu: list[tuple[float, float]] = []
+            assert server.pid is not None
             for _ in range(args.rounds):
                 # Alternate the two, so load from anything else on the machine hits both.
-                full = asyncio.run(
+                full, full_cpu = asyncio.run(
                     requests_per_second(
-                        port, full_path, AUTH, connections=args.connections, seconds=seconds
+                        port,
+                        full_path,
+                        AUTH,
+                        connections=args.connections,
+                        seconds=seconds,
+                        server_pid=server.pid,
                     )
                 )
-                bare = asyncio.run(
+                bare, bare_cpu = asyncio.run(
                     requests_per_second(
-                        port, bare_path, {}, connections=args.connections, seconds=seconds
+                        port,
+                        bare_path,
+                        {},
+                        connections=args.connections,
+                        seconds=seconds,
+                        server_pid=server.pid,
                     )
                 )
                 rounds.append((full, bare))
+                cpu.append((full_cpu, bare_cpu))
             photo = photo_12mp()
             times = asyncio.run(upload_latencies(base, project_id, photo, uploads))
         finally:
@@ -337,8 +365,17 @@ def main(argv: list[str] | None = None) -> int:
         f"cores: {os.cpu_count()}, connections: {args.connections}, "
         f"{args.rounds} rounds of {seconds:g} s each (medians)"
     )
-    for i, (full, bare) in enumerate(rounds, 1):
-        print(f"  round {i}: full {full:7.1f} req/s, bare {bare:7.1f} req/s, {full / bare:.2f}")
+    for i, ((full, bare), (full_cpu, bare_cpu)) in enumerate(zip(rounds, cpu, strict=True), 1):
+        print(
+            f"  round {i}: full {full:7.1f} req/s ({full_cpu:5.0f} us server CPU/req), "
+            f"bare {bare:7.1f} req/s ({bare_cpu:5.0f} us), ratio {full / bare:.2f}"
+        )
+    full_cpu = statistics.median(c for c, _ in cpu)
+    bare_cpu = statistics.median(c for _, c in cpu)
+    print(
+        f"server CPU per request (noise-proof): full {full_cpu:.0f} us, bare {bare_cpu:.0f} us "
+        f"(CPU-bound ratio {bare_cpu / full_cpu:.2f})"
+    )
     print(f"GET /v1/images/{{id}}  full stack: {rps:8.1f} req/s")
     print(f"bare Starlette, same query:     {baseline:8.1f} req/s  (ratio {ratio:.2f})")
     print(

@@ -18,26 +18,29 @@ from vstage.db import Database
 from vstage.storage.base import Storage
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_storage(request: Request) -> Storage:
+async def get_storage(request: Request) -> Storage:
     storage: Storage = request.app.state.storage
     return storage
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_database(request).transaction() as session:
+    db: Database = request.app.state.db
+    async with db.transaction() as session:
         yield session
 
 
+# The getters are ``async`` on purpose: FastAPI runs plain ``def`` dependencies in a
+# thread pool, a hop that costs more than the attribute read itself on every request.
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 StorageDep = Annotated[Storage, Depends(get_storage)]

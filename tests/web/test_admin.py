@@ -24,7 +24,14 @@ async def test_admin_sees_failed_job_and_retries_it(
     page: Page, live_app: LiveAppFactory, tiny_model: Path, tmp_path: Path
 ) -> None:
     model_dir = tmp_path / "model-not-installed-yet"
-    app = live_app(start_worker=True, model=str(model_dir), job_max_attempts=1)
+    app = live_app(
+        start_worker=True,
+        model=str(model_dir),
+        job_max_attempts=1,
+        steps=2,
+        work_size=128,
+        drift_retries=0,
+    )
     async with app.database().transaction() as session:
         await set_role(session, await get_or_create_user(session, "web|operator"), "admin")
 

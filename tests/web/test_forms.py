@@ -165,3 +165,20 @@ async def test_admin_changes_a_role_from_the_users_page(
     )
     assert "refused=" in response.headers["location"]
     assert "last admin" in (await browser_client.get(response.headers["location"])).text
+
+
+async def test_unexpected_errors_are_a_friendly_page(sqlite_app: FastAPI) -> None:
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    sqlite_app.add_api_route("/boom-for-test", boom)
+    sqlite_app.add_api_route("/v1/boom-for-test", boom)
+    transport = httpx.ASGITransport(app=sqlite_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        page = await client.get("/boom-for-test", headers=HTML)
+        api = await client.get("/v1/boom-for-test", headers=HTML)
+    assert page.status_code == 500
+    assert "Something went wrong on our side" in page.text
+    assert "secret internals" not in page.text
+    assert api.status_code == 500
+    assert api.json()["error"]["code"] == "internal_error"

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
-from vstage.auth.dependencies import CommittedUser, CurrentUser
+from vstage.auth.dependencies import CommittedUser, CurrentSubject, CurrentUser
 from vstage.dependencies import DatabaseDep, SessionDep, SettingsDep, StorageDep
 from vstage.errors import Conflict, NotFound
 from vstage.idempotency import service as idempotency
@@ -156,8 +156,9 @@ async def list_images(
 
 
 @router.get("/v1/images/{image_id}", response_model=ImageRead)
-async def get_image(image_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ImageRead:
-    return ImageRead.of(await service.get_image(session, user, image_id))
+async def get_image(image_id: uuid.UUID, sub: CurrentSubject, session: SessionDep) -> ImageRead:
+    """Clients poll this: one query, scoped by the caller's subject."""
+    return ImageRead.of(await service.get_image_of_subject(session, sub, image_id))
 
 
 @router.delete("/v1/images/{image_id}", status_code=204)

@@ -66,6 +66,20 @@ async def get_image(
     return image
 
 
+async def get_image_of_subject(session: AsyncSession, sub: str, image_id: uuid.UUID) -> Image:
+    """:func:`get_image` for a caller known only by subject: one query, joining ``users``
+    (the polled hot path: ``GET /v1/images/{id}``)."""
+    image = await session.scalar(
+        select(Image)
+        .join(Project, Project.id == Image.project_id)
+        .join(User, User.id == Project.user_id)
+        .where(Image.id == image_id, User.auth0_sub == sub)
+    )
+    if image is None:
+        raise NotFound("image not found")
+    return image
+
+
 async def list_images(
     session: AsyncSession, user: User, project_id: uuid.UUID, page: PageParams
 ) -> Sequence[Image]:

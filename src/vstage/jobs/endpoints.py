@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from vstage.auth.dependencies import CurrentUser
+from vstage.auth.dependencies import CurrentSubject
 from vstage.dependencies import SessionDep
 from vstage.jobs import service
 from vstage.jobs.schemas import JobRead
@@ -15,6 +15,6 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
 @router.get("/{job_id}", response_model=JobRead)
-async def get_job(job_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> JobRead:
-    job, image = await service.get_job(session, user, job_id)
+async def get_job(job_id: uuid.UUID, sub: CurrentSubject, session: SessionDep) -> JobRead:
+    job, image = await service.get_job(session, sub, job_id)
     return JobRead.of(job, user_error=image.error)

@@ -12,14 +12,18 @@ from vstage.errors import NotFound
 from vstage.models import Image, Job, Project, User
 
 
-async def get_job(session: AsyncSession, user: User, job_id: uuid.UUID) -> tuple[Job, Image]:
-    """The job and its image, if the image is ``user``'s."""
+async def get_job(session: AsyncSession, sub: str, job_id: uuid.UUID) -> tuple[Job, Image]:
+    """The job and its image, if the image belongs to the user with subject ``sub``.
+
+    One query (clients poll this), joining ``users`` on the subject.
+    """
     row = (
         await session.execute(
             select(Job, Image)
             .join(Image, Image.id == Job.image_id)
             .join(Project, Project.id == Image.project_id)
-            .where(Job.id == job_id, Project.user_id == user.id)
+            .join(User, User.id == Project.user_id)
+            .where(Job.id == job_id, User.auth0_sub == sub)
         )
     ).first()
     if row is None:
