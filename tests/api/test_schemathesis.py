@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -24,6 +25,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -71,7 +73,8 @@ def live_server(
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn exited during start-up"
+        assert time.monotonic() < deadline, "uvicorn did not start within 20 s"
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
@@ -106,6 +109,7 @@ def _fuzz(base_url: str, ids: dict[str, str]) -> list[str]:
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     failures: list[str] = []
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"the schema has an operation it cannot read: {result}"
         operation = result.ok()
         for mode, examples in EXAMPLES.items():
             pinned = (
@@ -124,7 +128,7 @@ def _fuzz(base_url: str, ids: dict[str, str]) -> list[str]:
                 suppress_health_check=list(HealthCheck),
             )
             @given(case=strategy)
-            def run(case: schemathesis.Case) -> None:
+            def run(case: schemathesis.Case[Any]) -> None:
                 case.call_and_validate(base_url=base_url, headers=AUTH, checks=CHECKS)
 
             try:

@@ -123,7 +123,9 @@ async def test_a_failed_request_frees_its_key_for_a_retry(
 
 @pytest.mark.parametrize("bad", ["", "x" * 256, "spaces are not allowed"])
 async def test_malformed_keys_are_422(client: httpx.AsyncClient, bad: str) -> None:
-    response = await client.post("/v1/projects", json={"name": "A"}, headers={"Idempotency-Key": bad})
+    response = await client.post(
+        "/v1/projects", json={"name": "A"}, headers={"Idempotency-Key": bad}
+    )
     assert response.status_code == 422
 
 

@@ -53,7 +53,8 @@ async def test_download_redirects_to_a_presigned_url_that_downloads(
     assert response.status_code == 302
     assert response.headers["cache-control"] == "no-store"
     location = response.headers["location"]
-    assert "X-Amz-Signature=" in location and "X-Amz-Expires=60" in location
+    assert "X-Amz-Signature=" in location
+    assert "X-Amz-Expires=60" in location
 
     async with httpx.AsyncClient() as anyone:  # no credentials: the URL is the credential
         downloaded = await anyone.get(location)
@@ -63,9 +64,7 @@ async def test_download_redirects_to_a_presigned_url_that_downloads(
     assert downloaded.headers["content-disposition"].startswith("attachment; filename=")
     assert b"SecretCam" not in downloaded.content
 
-    bob = await client.get(
-        f"/v1/images/{image['id']}/original", headers=dev_auth("bob")
-    )
+    bob = await client.get(f"/v1/images/{image['id']}/original", headers=dev_auth("bob"))
     assert bob.status_code == 404, "no presigned URL for someone else's file"
 
 

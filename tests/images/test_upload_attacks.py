@@ -99,9 +99,9 @@ async def test_size_cap_holds_without_content_length_and_stops_reading_early(
     project_id = await new_project(client)
     boundary = "vstage-test-boundary"
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"room_type\"\r\n\r\nbedroom\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"style\"\r\n\r\nmodern\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="room_type"\r\n\r\nbedroom\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="style"\r\n\r\nmodern\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
         "Content-Type: image/jpeg\r\n\r\n"
     ).encode()
     sent = 0
@@ -153,7 +153,7 @@ async def test_malformed_multipart_is_422(client: httpx.AsyncClient) -> None:
     project_id = await new_project(client)
     response = await client.post(
         f"/v1/projects/{project_id}/images",
-        content=b"--x\r\nContent-Disposition: form-data; name=\"room_type\"\r\n\r\nbedr",
+        content=b'--x\r\nContent-Disposition: form-data; name="room_type"\r\n\r\nbedr',
         headers={"Content-Type": "multipart/form-data; boundary=x"},
     )
     assert response.status_code == 422

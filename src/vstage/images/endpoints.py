@@ -50,7 +50,8 @@ UPLOAD_OPENAPI: dict[str, Any] = {
                             "type": "integer",
                             "minimum": 0,
                             "maximum": MAX_SEED,
-                            "description": "Random when omitted; variations derive theirs.",
+                            "description": "Random (0 to 2^32-1) when omitted; variations derive "
+                            "theirs from it.",
                         },
                         "variations": {
                             "type": "integer",
@@ -156,9 +157,12 @@ async def list_images(
 
 
 @router.get("/v1/images/{image_id}", response_model=ImageRead)
-async def get_image(image_id: uuid.UUID, sub: CurrentSubject, session: SessionDep) -> ImageRead:
-    """Clients poll this: one query, scoped by the caller's subject."""
-    return ImageRead.of(await service.get_image_of_subject(session, sub, image_id))
+async def get_image(image_id: uuid.UUID, sub: CurrentSubject, db: DatabaseDep) -> ImageRead:
+    """Clients poll this, so it is lean: one prepared query scoped by the caller's
+    subject, in a plain session (a single read needs no transaction to commit)."""
+    async with db.sessionmaker() as session:
+        row = await service.get_image_of_subject(session, sub, image_id)
+    return ImageRead.of(row)
 
 
 @router.delete("/v1/images/{image_id}", status_code=204)

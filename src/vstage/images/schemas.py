@@ -7,11 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
 
 from vstage.jobs.schemas import JobRead
 from vstage.models import Image, ImageStatus
 
-MAX_SEED = 2**32 - 1
+#: Seeds are stored in a BIGINT column; derived variation seeds use the whole range, so
+#: a variation can be re-created by restaging with its seed.
+MAX_SEED = 2**63 - 1
+#: Seeds picked for the client when it gives none.
+RANDOM_SEEDS = 2**32
 
 
 class UploadParams(BaseModel):
@@ -55,7 +60,8 @@ class ImageRead(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, image: Image) -> ImageRead:
+    def of(cls, image: Image | Row[Any]) -> ImageRead:
+        """From an :class:`Image` or a row of the ``images`` table."""
         return cls(
             id=image.id,
             project_id=image.project_id,

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Update, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Executable, Select, Update, func, null, select, update
 
-from vstage.models import Image, ImageStatus, Job, JobStatus
-from vstage.queue.clock import db_now, dialect_of
+from vstage.models import Image, ImageStatus, Job, JobStatus, utcnow
+from vstage.queue.clock import Bind, db_now, dialect_of
 
 
 @dataclass(frozen=True)
@@ -46,35 +45,38 @@ class ClaimedJob:
     started_at: datetime
 
 
-def runnable(session: AsyncSession, types: Sequence[str] | None, limit: int) -> Select[uuid.UUID]:
+def runnable(bind: Bind, types: Sequence[str] | None, limit: int) -> Select[uuid.UUID]:
     """The ids a claim takes: oldest due first, locked rows skipped (PostgreSQL)."""
-    stmt = select(Job.id).where(
-        Job.status == JobStatus.queued.value, Job.run_after <= db_now(session)
-    )
+    stmt = select(Job.id).where(Job.status == JobStatus.queued.value, Job.run_after <= db_now(bind))
     if types is not None:
         stmt = stmt.where(Job.type.in_(list(types)))
     stmt = stmt.order_by(Job.run_after, Job.id).limit(limit)
-    if dialect_of(session) == "postgresql":
+    if dialect_of(bind) == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return stmt
 
 
 async def claim(
-    session: AsyncSession,
+    bind: Bind,
     worker_id: str,
     *,
     limit: int = 1,
     types: Sequence[str] | None = None,
 ) -> list[ClaimedJob]:
-    """Claim up to ``limit`` runnable jobs for ``worker_id`` in the caller's transaction.
+    """Claim up to ``limit`` runnable jobs for ``worker_id``.
 
     Each claimed job becomes ``processing`` with ``attempts + 1`` and a fresh
     heartbeat; its image (if any) becomes ``processing`` too. ``types`` restricts the
     claim to those job types (``None``: any type).
+
+    ``bind`` is a session (the claim joins its transaction) or, on PostgreSQL, a
+    connection in autocommit mode: there the claim is one statement, jobs and images
+    together, so a worker claims in a single round trip.
     """
     if limit < 1 or (types is not None and not types):
         return []
-    rows = (await session.execute(claim_statement(session, worker_id, limit, types))).all()
+    postgres = dialect_of(bind) == "postgresql"
+    rows = (await bind.execute(claim_statement(bind, worker_id, limit, types))).all()
     jobs = [
         ClaimedJob(
             id=row.id,
@@ -91,23 +93,31 @@ async def claim(
         for row in rows
     ]
     image_ids = [job.image_id for job in jobs if job.image_id is not None]
-    if image_ids:
-        await session.execute(
-            update(Image)
-            .where(Image.id.in_(image_ids))
-            .values(status=ImageStatus.processing, updated_at=db_now(session))
-            .execution_options(synchronize_session=False)
-        )
+    if image_ids and not postgres:
+        await bind.execute(_images_processing(bind, image_ids))
     return jobs
 
 
-def claim_statement(
-    session: AsyncSession, worker_id: str, limit: int, types: Sequence[str] | None
-) -> Update:
-    """The claim itself (separate so a test can ``EXPLAIN`` exactly this statement)."""
-    now = db_now(session)
-    ids = runnable(session, types, limit).scalar_subquery()
+def _images_processing(bind: Bind, image_ids: Any) -> Update:
     return (
+        update(Image)
+        .where(Image.id.in_(image_ids))
+        .values(status=ImageStatus.processing, updated_at=db_now(bind))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def claim_statement(
+    bind: Bind, worker_id: str, limit: int, types: Sequence[str] | None
+) -> Executable:
+    """The claim itself (separate so a test can ``EXPLAIN`` exactly this statement).
+
+    On PostgreSQL the images of the claimed jobs are updated by the same statement
+    (a data-modifying CTE); SQLite, which lacks those, gets a second statement.
+    """
+    now = db_now(bind)
+    ids = runnable(bind, types, limit).scalar_subquery()
+    claimed = (
         update(Job)
         .where(Job.id.in_(ids))
         .values(
@@ -116,24 +126,32 @@ def claim_statement(
             heartbeat_at=now,
             worker_id=worker_id,
             attempts=Job.attempts + 1,
-            progress_json=None,
+            progress_json=null(),
         )
-        .returning(
-            Job.id,
-            Job.type,
-            Job.payload_json,
-            Job.image_id,
-            Job.attempts,
-            Job.max_attempts,
-            Job.created_at,
-            Job.run_after,
-            Job.started_at,
-        )
+        .returning(*_CLAIMED_COLUMNS)
         .execution_options(synchronize_session=False)
     )
+    if dialect_of(bind) != "postgresql":
+        return claimed
+    jobs = claimed.cte("claimed")
+    images = _images_processing(bind, select(jobs.c.image_id).where(jobs.c.image_id.is_not(None)))
+    return select(*jobs.c).add_cte(images.cte("claimed_images"))
 
 
-async def next_due(session: AsyncSession, types: Sequence[str] | None = None) -> datetime | None:
+_CLAIMED_COLUMNS = (
+    Job.id,
+    Job.type,
+    Job.payload_json,
+    Job.image_id,
+    Job.attempts,
+    Job.max_attempts,
+    Job.created_at,
+    Job.run_after,
+    Job.started_at,
+)
+
+
+async def next_due(bind: Bind, types: Sequence[str] | None = None) -> datetime | None:
     """When the earliest queued job becomes runnable (``None``: nothing queued).
 
     Lets an idle worker sleep exactly until a delayed retry is due instead of
@@ -142,5 +160,19 @@ async def next_due(session: AsyncSession, types: Sequence[str] | None = None) ->
     stmt = select(func.min(Job.run_after)).where(Job.status == JobStatus.queued.value)
     if types is not None:
         stmt = stmt.where(Job.type.in_(list(types)))
-    result: datetime | None = await session.scalar(stmt)
+    result: datetime | None = (await bind.execute(stmt)).scalar()
     return result
+
+
+async def seconds_until_due(bind: Bind, types: Sequence[str] | None = None) -> float | None:
+    """:func:`next_due` as seconds from now on the database clock (negative: overdue)."""
+    if dialect_of(bind) != "postgresql":
+        due = await next_due(bind, types)
+        return None if due is None else (due - utcnow()).total_seconds()
+    stmt = select(
+        func.extract("epoch", func.min(Job.run_after) - func.statement_timestamp())
+    ).where(Job.status == JobStatus.queued.value)
+    if types is not None:
+        stmt = stmt.where(Job.type.in_(list(types)))
+    seconds = (await bind.execute(stmt)).scalar()
+    return None if seconds is None else float(seconds)

@@ -14,18 +14,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Interval, func, literal
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from vstage.models import UTCDateTime, utcnow
 
+#: Where queue statements run: a session (in a transaction) or a bare connection.
+Bind = AsyncSession | AsyncConnection
 
-def dialect_of(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
+
+def dialect_of(bind: Bind) -> str:
+    if isinstance(bind, AsyncConnection):
+        return bind.dialect.name
+    return bind.get_bind().dialect.name
 
 
-def db_now(session: AsyncSession, offset: timedelta | None = None) -> ColumnElement[datetime]:
+def db_now(bind: Bind, offset: timedelta | None = None) -> ColumnElement[datetime]:
     """``statement_timestamp() [+ offset]`` on PostgreSQL; the process UTC time on SQLite."""
-    if dialect_of(session) == "postgresql":
+    if dialect_of(bind) == "postgresql":
         now: ColumnElement[datetime] = func.statement_timestamp(type_=UTCDateTime())
         return now + literal(offset, type_=Interval()) if offset else now
     return literal(utcnow() + (offset or timedelta()), type_=UTCDateTime())

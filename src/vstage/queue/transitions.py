@@ -19,7 +19,18 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Integer, Text, Uuid, and_, bindparam, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Text,
+    Uuid,
+    and_,
+    bindparam,
+    null,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -110,7 +121,7 @@ async def complete(
     values: dict[str, Any] = {
         "status": JobStatus.completed.value,
         "finished_at": db_now(session),
-        "result_json": dict(result.data) if result.data is not None else None,
+        "result_json": dict(result.data) if result.data is not None else null(),
         "error": None,
     }
     if progress is not None:
@@ -289,7 +300,7 @@ async def release(session: AsyncSession, job: ClaimedJob) -> bool:
                 attempts=Job.attempts - 1,
                 run_after=db_now(session),
                 heartbeat_at=None,
-                progress_json=None,
+                progress_json=null(),
             )
             .returning(Job.image_id, Job.type)
             .execution_options(synchronize_session=False)
@@ -334,8 +345,8 @@ async def retry_failed(session: AsyncSession, job_id: uuid.UUID) -> Job:
             finished_at=None,
             heartbeat_at=None,
             worker_id=None,
-            progress_json=None,
-            result_json=None,
+            progress_json=null(),
+            result_json=null(),
         )
         .execution_options(synchronize_session=False)
     )

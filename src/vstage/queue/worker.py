@@ -40,11 +40,11 @@ from sqlalchemy import update
 
 from vstage.config import Settings
 from vstage.db import Database
-from vstage.models import Job, JobStatus, utcnow
+from vstage.models import Job, JobStatus
 from vstage.observability.logging import job_id_var
 from vstage.queue import metrics
-from vstage.queue.claim import ClaimedJob, claim, next_due
-from vstage.queue.clock import db_now
+from vstage.queue.claim import ClaimedJob, claim, seconds_until_due
+from vstage.queue.clock import Bind, db_now
 from vstage.queue.context import JobContext, JobResult
 from vstage.queue.errors import Failure, classify
 from vstage.queue.listen import JobNotifications
@@ -354,9 +354,20 @@ class Worker:
 
     # -- claiming ------------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def _claim_bind(self) -> AsyncIterator[Bind]:
+        """Where claims run: on PostgreSQL an autocommit connection (the claim is one
+        statement: no BEGIN/COMMIT round trips); on SQLite a transaction."""
+        if self.settings.is_sqlite:
+            async with self.db.transaction() as session:
+                yield session
+            return
+        async with self.db.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
     async def _claim(self, limit: int) -> list[ClaimedJob]:
-        async with self.db.transaction() as session:
-            jobs = await claim(session, self.worker_id, limit=limit, types=self.types)
+        async with self._claim_bind() as bind:
+            jobs = await claim(bind, self.worker_id, limit=limit, types=self.types)
         for job in jobs:
             metrics.JOBS_CLAIMED.labels(job.type).inc()
             wait = (job.started_at - job.run_after).total_seconds()
@@ -364,9 +375,8 @@ class Worker:
         return jobs
 
     async def _seconds_until_due(self) -> float | None:
-        async with self.db.sessionmaker() as session:
-            due = await next_due(session, self.types)
-        return None if due is None else (due - utcnow()).total_seconds()
+        async with self._claim_bind() as bind:
+            return await seconds_until_due(bind, self.types)
 
     async def _claim_loop(self) -> None:
         poll_cap = self.settings.worker_poll_seconds
