@@ -41,7 +41,7 @@ test-slow: setup services ## the slow tests and the long scenarios
 
 bench: setup services ## every benchmark, each printing its JSON line last
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[ml,dev,bench]'
-	for b in benchmarks/*.py; do $(BIN)/python $$b --quick; done
+	for b in queue engine api fleet; do $(BIN)/python -m benchmarks.$$b --quick; done
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

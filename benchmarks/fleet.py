@@ -11,7 +11,7 @@ with SIGTERM and restarted. Then every invariant the design promises is checked:
 - no orphaned storage object (every key in the bucket is referenced by an image row),
   and every image's staged file and mask exist.
 
-Usage: ``.venv/bin/python benchmarks/fleet.py [--images 200] [--quick]``. The last line
+Usage: ``.venv/bin/python -m benchmarks.fleet [--images 200] [--quick]``. The last line
 printed is one JSON object; ``tests/fleet`` runs a 30-image version in the default suite.
 """
 
@@ -36,12 +36,8 @@ from typing import Any
 
 import httpx
 import psycopg
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.fixtures.s3 import S3Server, run_seaweedfs, weed_binary  # noqa: E402
-from tests.web.room import room_jpeg  # noqa: E402
+from tests.fixtures.s3 import S3Server, run_seaweedfs, weed_binary
+from tests.web.room import room_jpeg
 
 PG_ADMIN_DSN = os.environ.get("VSTAGE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 VSTAGE = [sys.executable, "-m", "vstage"]
@@ -128,7 +124,9 @@ class Fleet:
         for proc, url in self.apis:
             while True:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"API {url} exited with {proc.returncode}; see {self.logdir}")
+                    raise RuntimeError(
+                        f"API {url} exited with {proc.returncode}; see {self.logdir}"
+                    )
                 with contextlib.suppress(httpx.HTTPError):
                     if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                         break
@@ -166,6 +164,11 @@ def _fleet_env(db_url: str, s3: S3Server, bucket: str, model_dir: Path) -> dict[
             "VSTAGE_SECRET_KEY": uuid.uuid4().hex,
             "VSTAGE_MODEL": str(model_dir),
             "VSTAGE_DEVICE": "cpu",
+            # The fleet's subject is the queue, storage and billing under failure, not
+            # image quality: 2 diffusion steps, and no drift retries (a random model
+            # always "drifts").
+            "VSTAGE_STEPS": "2",
+            "VSTAGE_DRIFT_RETRIES": "0",
             "VSTAGE_EMBEDDED_WORKER": "0",
             "VSTAGE_JOB_HEARTBEAT_SECONDS": "0.5",
             "VSTAGE_JOB_HEARTBEAT_TIMEOUT_SECONDS": "4",

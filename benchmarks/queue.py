@@ -9,8 +9,11 @@
 Each system gets a fresh database on the server (``--dsn``, default the local one),
 dropped at the end. Prints a table, then as its last line one JSON object.
 
-    .venv/bin/python benchmarks/queue.py            # 10,000 jobs, 4 workers
-    .venv/bin/python benchmarks/queue.py --quick    # 2,000 jobs
+    .venv/bin/python -m benchmarks.queue            # 10,000 jobs, 4 workers
+    .venv/bin/python -m benchmarks.queue --quick    # 2,000 jobs, 200 pick-ups
+
+Both systems get the same worker processes and the same number of job slots per process
+(``--concurrency``, default 16); the tables are ``ANALYZE``d after the bulk enqueue.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path, and its name would hide
-# the standard library's ``queue`` (which asyncio and multiprocessing import).
+# Run as a script (``python benchmarks/queue.py``), this file's folder comes first on
+# sys.path and its name would hide the standard library's ``queue`` (which asyncio and
+# multiprocessing import); ``python -m benchmarks.queue`` needs no such care.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _HERE]
 
@@ -33,7 +37,7 @@ import os  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-from collections.abc import Awaitable, Callable  # noqa: E402
+from collections.abc import Awaitable, Callable, Coroutine  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from multiprocessing.queues import Queue as MPQueue  # noqa: E402
 from multiprocessing.synchronize import Event as MPEvent  # noqa: E402
@@ -70,6 +74,13 @@ def drop_database(admin_dsn: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def analyze(dsn: str) -> None:
+    """Fresh statistics after the bulk enqueue, for both systems alike (autovacuum would
+    get there within a minute; the benchmark should not depend on when)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
 def dsn_for(admin_dsn: str, name: str) -> str:
     return f"{admin_dsn.rsplit('/', 1)[0]}/{name}"
 
@@ -80,6 +91,12 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return ordered[index]
+
+
+def quiet_logs() -> None:
+    """Warnings and errors only; procrastinate warns about an app defined in ``__main__``."""
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("procrastinate").setLevel(logging.ERROR)
 
 
 async def wait_for_event(event: MPEvent) -> None:
@@ -125,7 +142,7 @@ def vstage_worker_main(
     dsn: str, concurrency: int, burst: bool, ready: MPQueue[Any], go: MPEvent, done: MPQueue[Any]
 ) -> None:
     """One worker process: burst mode drains and exits; otherwise runs until ``go`` is cleared."""
-    logging.basicConfig(level=logging.WARNING)
+    quiet_logs()
     from vstage.db import Database
     from vstage.queue import Worker
     from vstage.queue.listen import JobNotifications
@@ -254,7 +271,7 @@ def procrastinate_app(dsn: str, started: list[tuple[str, float]] | None = None) 
 def procrastinate_worker_main(
     dsn: str, concurrency: int, burst: bool, ready: MPQueue[Any], go: MPEvent, done: MPQueue[Any]
 ) -> None:
-    logging.basicConfig(level=logging.WARNING)
+    quiet_logs()
 
     async def main() -> None:
         started: list[tuple[str, float]] = []
@@ -347,12 +364,12 @@ def start_workers(
 
 
 def throughput(
-    target: WorkerMain, dsn: str, cfg: Config, completed: Callable[[str], Awaitable[int]]
+    target: WorkerMain, dsn: str, cfg: Config, completed: Callable[[str], Coroutine[Any, Any, int]]
 ) -> float:
     procs, done, go, _ = start_workers(target, dsn, cfg, burst=True)
     t0 = time.monotonic()
     go.set()
-    ends = [done.get(timeout=600)[0] for _ in procs]
+    ends: list[float] = [done.get(timeout=600)[0] for _ in procs]
     for proc in procs:
         proc.join(timeout=30)
     finished = asyncio.run(completed(dsn))
@@ -365,7 +382,7 @@ def pickup(
     target: WorkerMain,
     dsn: str,
     cfg: Config,
-    produce: Callable[[str, Config], Awaitable[dict[str, float]]],
+    produce: Callable[[str, Config], Coroutine[Any, Any, dict[str, float]]],
 ) -> list[float]:
     procs, done, go, _ = start_workers(target, dsn, cfg, burst=False)
     committed = asyncio.run(produce(dsn, cfg))
@@ -393,8 +410,10 @@ def run(cfg: Config, admin_dsn: str) -> dict[str, Any]:
         asyncio.run(procrastinate_prepare(p_dsn))
 
         asyncio.run(vstage_enqueue_bulk(v_dsn, cfg.jobs))
+        analyze(v_dsn)
         v_rate = throughput(vstage_worker_main, v_dsn, cfg, vstage_completed)
         asyncio.run(procrastinate_enqueue_bulk(p_dsn, cfg.jobs))
+        analyze(p_dsn)
         p_rate = throughput(procrastinate_worker_main, p_dsn, cfg, procrastinate_completed)
         v_lat = pickup(vstage_worker_main, v_dsn, cfg, vstage_produce)
         p_lat = pickup(procrastinate_worker_main, p_dsn, cfg, procrastinate_produce)
@@ -428,6 +447,7 @@ def main() -> None:
     parser.add_argument("--pickup-rate", type=float, default=50.0, help="latency jobs per second")
     parser.add_argument("--dsn", default=os.environ.get("BENCH_PG_DSN", ADMIN_DSN))
     args = parser.parse_args()
+    quiet_logs()
     cfg = Config(
         jobs=args.jobs or (2_000 if args.quick else 10_000),
         workers=args.workers,

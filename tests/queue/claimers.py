@@ -29,9 +29,14 @@ async def main(count: int) -> None:
         Worker(db, storage, settings, concurrency=1, batch_size=1, notifications=notifications)
         for _ in range(count)
     ]
+
+    def stop_all() -> None:
+        for worker in workers:
+            worker.stop()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: [w.stop() for w in workers])
+        loop.add_signal_handler(sig, stop_all)
     try:
         await asyncio.gather(*(w.run() for w in workers))
     finally:

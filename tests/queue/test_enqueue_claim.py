@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +16,7 @@ from tests.queue.conftest import scalar
 from vstage.db import Database
 from vstage.models import Image, ImageStatus, Job, JobStatus, utcnow
 from vstage.queue import enqueue
-from vstage.queue.claim import claim, claim_statement, next_due
+from vstage.queue.claim import claim, claim_params, claim_statement, next_due
 from vstage.queue.listen import asyncpg_dsn
 from vstage.queue.notify import CHANNEL
 
@@ -51,6 +52,8 @@ async def test_enqueue_stores_a_typed_payload_and_defaults(session: AsyncSession
         session, type="stage_image", payload=Payload(seed=7, style="modern"), image_id=image.id
     )
     assert job.payload_json == {"seed": 7, "style": "modern"}
+    raw = await enqueue(session, type="x", payload={"image": image.id}, image_id=None)
+    assert raw.payload_json == {"image": str(image.id)}
     assert job.status == JobStatus.queued.value
     assert job.attempts == 0
     assert job.max_attempts == 3
@@ -140,8 +143,9 @@ async def test_claim_uses_the_partial_index_on_a_large_queue(session: AsyncSessi
         )
     )
     await session.execute(text("ANALYZE jobs"))
-    stmt = claim_statement(session, "w1", 16, None)
-    sql = stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
+    stmt: Any = claim_statement("postgresql", filtered=False)
+    bound = stmt.params(claim_params("postgresql", "w1", 16, None))
+    sql = bound.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
 
     plan = "\n".join((await session.execute(text(f"EXPLAIN {sql}"))).scalars())
 

@@ -62,7 +62,9 @@ async def _handler_started(db: Database, job_id: uuid.UUID) -> bool:
 
 async def _run_32_claimers(qdb: Database, processes: Processes, jobs: int) -> None:
     await _enqueue_many(qdb, "test.effect", jobs, {})
-    claimers = [processes.spawn("-m", "tests.queue.claimers", "8") for _ in range(4)]
+    # 32 rescuers polling every 0.3 s would only add noise here: nothing gets stale.
+    quiet = {"VSTAGE_JOB_RESCUE_INTERVAL_SECONDS": "5"}
+    claimers = [processes.spawn("-m", "tests.queue.claimers", "8", env=quiet) for _ in range(4)]
 
     async def drained() -> bool:
         return await _count(qdb, "SELECT count(*) FROM jobs WHERE status = 'completed'") == jobs
@@ -247,3 +249,27 @@ async def test_vstage_rescue_requeues_stale_jobs_once(qdb: Database, processes: 
     assert await wait_exit(cli, 20) == 0, processes.output()
     assert "requeued 1 job(s), failed 0 job(s)" in processes.output()
     assert (await get_job(qdb, job_id)).status == "queued"
+
+
+async def test_a_burst_worker_drains_its_types_and_exits_0(
+    qdb: Database, processes: Processes
+) -> None:
+    await _enqueue_many(qdb, "test.noop", 5, {})
+    await _enqueue_many(qdb, "test.effect", 2, {})
+
+    burst = processes.worker("--burst", "--types", "test.noop", "--concurrency", "3")
+
+    assert await wait_exit(burst, 20) == 0, processes.output()
+    assert await _count(qdb, "SELECT count(*) FROM jobs WHERE status = 'completed'") == 5
+    assert (
+        await _count(
+            qdb, "SELECT count(*) FROM jobs WHERE type = 'test.effect' AND status = 'queued'"
+        )
+        == 2
+    )
+
+
+async def test_the_worker_refuses_types_it_has_no_handler_for(processes: Processes) -> None:
+    proc = processes.worker("--types", "paint_walls")
+    assert await wait_exit(proc, 20) == 1
+    assert "no handler for job type(s) paint_walls" in processes.output()

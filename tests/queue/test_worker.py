@@ -311,3 +311,26 @@ async def test_a_worker_abandons_a_job_that_is_no_longer_its_own(
 
 async def _idle(worker: Worker) -> bool:
     return worker.processed == 1
+
+
+async def test_a_lost_listen_connection_is_reopened_and_catches_up(
+    qdb: Database, storage: Storage
+) -> None:
+    listeners = (
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'vstage-worker-listen'"
+        " AND datname = current_database()"
+    )
+    slow_poll = qdb.settings.model_copy(update={"worker_poll_seconds": 30.0})
+    async with running(Worker(qdb, storage, slow_poll)):
+        await wait_until(lambda: _has_rows(qdb, listeners), what="the LISTEN connection")
+        old = await scalar(qdb, listeners)
+        await scalar(qdb, "SELECT pg_terminate_backend(:pid)", pid=old)
+        # Enqueued while nobody listens: found when the listener is back, not after 30 s.
+        job_id, _ = await _enqueue(qdb, "test.effect")
+        took = await wait_until(lambda: _status_is(qdb, job_id, "completed"), seconds=10)
+        assert took < 5
+        assert await scalar(qdb, listeners) not in (None, old)
+
+
+async def _has_rows(db: Database, sql: str) -> bool:
+    return await scalar(db, sql) is not None

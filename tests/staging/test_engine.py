@@ -231,6 +231,13 @@ def test_bad_inputs_fail_before_any_diffusion(tiny_engine: StagingEngine, room_p
         tiny_engine.stage(room_png, StageParams("bedroom", "modern", seed=1, steps=0))
 
 
+def test_truncated_large_jpeg_is_invalid_input(tiny_engine: StagingEngine) -> None:
+    photo = Image.fromarray(draw_room(1600, 1200).rgb)
+    data = jpeg_bytes(photo)
+    with pytest.raises(InvalidInput, match="truncated"):
+        tiny_engine.stage(data[: len(data) * 9 // 10], StageParams("bedroom", "modern", seed=1))
+
+
 def test_variation_seeds_are_deterministic_and_distinct() -> None:
     seeds = variation_seeds(1234, 4)
     assert seeds[0] == 1234

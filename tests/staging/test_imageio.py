@@ -235,3 +235,40 @@ def test_png_round_trip_is_lossless() -> None:
     pixels = np.random.default_rng(3).integers(0, 255, (33, 47, 3), np.uint8)
     decoded = decode_image(encode_image(pixels, "png"), CAP)
     assert np.array_equal(decoded.pixels, pixels)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_fast_jpeg_path_orients_exactly_like_pillow(orientation: int) -> None:
+    from PIL import ImageOps
+
+    rng = np.random.default_rng(orientation)
+    stored = rng.integers(0, 256, (48, 80, 3), np.uint8)
+    stored[:8, :8] = (255, 0, 0)  # a marker in one corner
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = jpeg_bytes(Image.fromarray(stored), exif=exif.tobytes())
+
+    decoded = decode_image(data, CAP)  # OpenCV decode + our orientation
+    reference = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+
+    assert decoded.pixels.shape == reference.shape
+    assert np.abs(decoded.pixels.astype(int) - reference).mean() < 1.0
+
+
+def test_preview_is_a_reduced_upright_decode_with_the_full_size() -> None:
+    from vstage.staging.imageio import decode_preview
+
+    upright = _portrait_with_red_top(600, 900)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = jpeg_bytes(Image.fromarray(np.ascontiguousarray(np.rot90(upright))), exif=exif.tobytes())
+
+    preview = decode_preview(data, CAP, 200)
+
+    assert preview is not None
+    assert (preview.width, preview.height) == (600, 900)
+    assert preview.pixels.shape[0] > preview.pixels.shape[1] >= 150
+    assert preview.pixels[:10].mean(axis=(0, 1))[0] > 180
+    assert decode_preview(png_bytes(Image.fromarray(upright)), CAP, 200) is None
+    with pytest.raises(InvalidInput):
+        decode_preview(data[: len(data) * 3 // 4], CAP, 200)

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from playwright.async_api import Page, expect
+from sqlalchemy import select
 from tests.web.conftest import LiveAppFactory, screenshot
 from tests.web.helpers import create_project, dev_login, drop_files
 from tests.web.room import room_jpeg
+
+from vstage.models import Image as ImageRow
 
 pytestmark = pytest.mark.browser
 
@@ -50,8 +53,8 @@ async def test_upload_stage_compare_download(
     await screenshot(page, "project-page", full_page=True)
 
     # The image page of the larger photo: slider, movable with mouse and keyboard.
-    ids = await cards.evaluate_all("els => els.map(e => e.dataset.imageId)")
-    large = ids[-1]  # newest first: the grid shows the first dropped photo last
+    async with app.database().transaction() as session:  # the two uploads raced
+        large = str(await session.scalar(select(ImageRow.id).where(ImageRow.width == 1200)))
     await page.locator(f'#image-grid [data-image-id="{large}"] a').click()
     await expect(page).to_have_url(re.compile(rf"/images/{large}$"))
     slider = page.locator("img-comparison-slider")
@@ -67,8 +70,11 @@ async def test_upload_stage_compare_download(
     moved = await slider.evaluate("s => s.value")
     assert 10 < moved < 35
     await slider.focus()
-    await page.keyboard.press("ArrowRight")
+    await page.keyboard.down("ArrowRight")  # the slider glides while the key is held
+    await page.wait_for_timeout(300)
+    await page.keyboard.up("ArrowRight")
     assert await slider.evaluate("s => s.value") > moved
+    await page.evaluate("window.scrollTo(0, 0)")
     await screenshot(page, "before-after")
 
     # Download: the full-resolution staged file, then a labelled copy of it.

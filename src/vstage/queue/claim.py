@@ -8,6 +8,10 @@ only) serves both the filter and the order, so a claim reads ``n`` index entries
 however long the backlog is. SQLite has no row locks; its write transactions are
 serialised (``BEGIN IMMEDIATE``), which gives the same guarantee for its single
 in-process worker.
+
+The statements are built once per dialect and shape and reused with parameters: a
+claim sits on the path from "job committed" to "handler running", and building a
+statement with CTEs anew costs more Python time than the database needs to run it.
 """
 
 from __future__ import annotations
@@ -16,12 +20,27 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Executable, Select, Update, func, null, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Integer,
+    Table,
+    Text,
+    bindparam,
+    func,
+    null,
+    select,
+    update,
+)
 
-from vstage.models import Image, ImageStatus, Job, JobStatus, utcnow
-from vstage.queue.clock import Bind, db_now, dialect_of
+from vstage.models import Image, ImageStatus, Job, JobStatus, UTCDateTime, utcnow
+from vstage.queue.clock import Bind, dialect_of
+
+_jobs = cast(Table, Job.__table__)
+_images = cast(Table, Image.__table__)
 
 
 @dataclass(frozen=True)
@@ -45,15 +64,83 @@ class ClaimedJob:
     started_at: datetime
 
 
-def runnable(bind: Bind, types: Sequence[str] | None, limit: int) -> Select[uuid.UUID]:
-    """The ids a claim takes: oldest due first, locked rows skipped (PostgreSQL)."""
-    stmt = select(Job.id).where(Job.status == JobStatus.queued.value, Job.run_after <= db_now(bind))
+def _now(dialect: str) -> ColumnElement[datetime]:
+    """The database clock on PostgreSQL; on SQLite a ``now`` parameter (see ``clock``)."""
+    if dialect == "postgresql":
+        return func.statement_timestamp(type_=UTCDateTime())
+    return bindparam("now", type_=UTCDateTime())
+
+
+@cache
+def claim_statement(dialect: str, filtered: bool) -> Executable:
+    """The claim, with parameters ``worker_id``, ``limit`` (and ``types``, ``now``).
+
+    On PostgreSQL the images of the claimed jobs are updated by the same statement
+    (a data-modifying CTE), so a worker claims in one round trip without a transaction
+    around it; SQLite, which lacks those, gets a second statement.
+    """
+    now = _now(dialect)
+    due = select(_jobs.c.id).where(
+        _jobs.c.status == JobStatus.queued.value, _jobs.c.run_after <= now
+    )
+    if filtered:
+        due = due.where(_jobs.c.type.in_(bindparam("types", expanding=True)))
+    due = due.order_by(_jobs.c.run_after, _jobs.c.id).limit(bindparam("limit", type_=Integer()))
+    if dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = (
+        update(_jobs)
+        .where(_jobs.c.id.in_(due.scalar_subquery()))
+        .values(
+            status=JobStatus.processing.value,
+            started_at=now,
+            heartbeat_at=now,
+            worker_id=bindparam("worker_id", type_=Text()),
+            attempts=_jobs.c.attempts + 1,
+            progress_json=null(),
+        )
+        .returning(
+            _jobs.c.id,
+            _jobs.c.type,
+            _jobs.c.payload_json,
+            _jobs.c.image_id,
+            _jobs.c.attempts,
+            _jobs.c.max_attempts,
+            _jobs.c.created_at,
+            _jobs.c.run_after,
+            _jobs.c.started_at,
+        )
+    )
+    if dialect != "postgresql":
+        return claimed
+    jobs = claimed.cte("claimed")
+    images = (
+        update(_images)
+        .where(_images.c.id.in_(select(jobs.c.image_id).where(jobs.c.image_id.is_not(None))))
+        .values(status=ImageStatus.processing, updated_at=now)
+    )
+    return select(*jobs.c).add_cte(images.cte("claimed_images"))
+
+
+@cache
+def _images_processing(dialect: str) -> Executable:
+    now = _now(dialect)
+    return (
+        update(_images)
+        .where(_images.c.id.in_(bindparam("image_ids", expanding=True)))
+        .values(status=ImageStatus.processing, updated_at=now)
+    )
+
+
+def claim_params(
+    dialect: str, worker_id: str, limit: int, types: Sequence[str] | None
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"worker_id": worker_id, "limit": limit}
     if types is not None:
-        stmt = stmt.where(Job.type.in_(list(types)))
-    stmt = stmt.order_by(Job.run_after, Job.id).limit(limit)
-    if dialect_of(bind) == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return stmt
+        params["types"] = list(types)
+    if dialect != "postgresql":
+        params["now"] = utcnow()
+    return params
 
 
 async def claim(
@@ -70,13 +157,14 @@ async def claim(
     claim to those job types (``None``: any type).
 
     ``bind`` is a session (the claim joins its transaction) or, on PostgreSQL, a
-    connection in autocommit mode: there the claim is one statement, jobs and images
-    together, so a worker claims in a single round trip.
+    connection in autocommit mode (the claim is one atomic statement).
     """
     if limit < 1 or (types is not None and not types):
         return []
-    postgres = dialect_of(bind) == "postgresql"
-    rows = (await bind.execute(claim_statement(bind, worker_id, limit, types))).all()
+    dialect = dialect_of(bind)
+    stmt = claim_statement(dialect, types is not None)
+    params = claim_params(dialect, worker_id, limit, types)
+    rows = (await bind.execute(stmt, params)).all()
     jobs = [
         ClaimedJob(
             id=row.id,
@@ -93,70 +181,23 @@ async def claim(
         for row in rows
     ]
     image_ids = [job.image_id for job in jobs if job.image_id is not None]
-    if image_ids and not postgres:
-        await bind.execute(_images_processing(bind, image_ids))
+    if image_ids and dialect != "postgresql":
+        await bind.execute(_images_processing(dialect), {"image_ids": image_ids, "now": utcnow()})
     return jobs
 
 
-def _images_processing(bind: Bind, image_ids: Any) -> Update:
-    return (
-        update(Image)
-        .where(Image.id.in_(image_ids))
-        .values(status=ImageStatus.processing, updated_at=db_now(bind))
-        .execution_options(synchronize_session=False)
-    )
-
-
-def claim_statement(
-    bind: Bind, worker_id: str, limit: int, types: Sequence[str] | None
-) -> Executable:
-    """The claim itself (separate so a test can ``EXPLAIN`` exactly this statement).
-
-    On PostgreSQL the images of the claimed jobs are updated by the same statement
-    (a data-modifying CTE); SQLite, which lacks those, gets a second statement.
-    """
-    now = db_now(bind)
-    ids = runnable(bind, types, limit).scalar_subquery()
-    claimed = (
-        update(Job)
-        .where(Job.id.in_(ids))
-        .values(
-            status=JobStatus.processing.value,
-            started_at=now,
-            heartbeat_at=now,
-            worker_id=worker_id,
-            attempts=Job.attempts + 1,
-            progress_json=null(),
-        )
-        .returning(*_CLAIMED_COLUMNS)
-        .execution_options(synchronize_session=False)
-    )
-    if dialect_of(bind) != "postgresql":
-        return claimed
-    jobs = claimed.cte("claimed")
-    images = _images_processing(bind, select(jobs.c.image_id).where(jobs.c.image_id.is_not(None)))
-    return select(*jobs.c).add_cte(images.cte("claimed_images"))
-
-
-_CLAIMED_COLUMNS = (
-    Job.id,
-    Job.type,
-    Job.payload_json,
-    Job.image_id,
-    Job.attempts,
-    Job.max_attempts,
-    Job.created_at,
-    Job.run_after,
-    Job.started_at,
-)
+@cache
+def _next_due_statement(dialect: str, filtered: bool) -> Executable:
+    due = func.min(_jobs.c.run_after)
+    column = due if dialect != "postgresql" else func.extract("epoch", due - _now(dialect))
+    stmt = select(column).where(_jobs.c.status == JobStatus.queued.value)
+    if filtered:
+        stmt = stmt.where(_jobs.c.type.in_(bindparam("types", expanding=True)))
+    return stmt
 
 
 async def next_due(bind: Bind, types: Sequence[str] | None = None) -> datetime | None:
-    """When the earliest queued job becomes runnable (``None``: nothing queued).
-
-    Lets an idle worker sleep exactly until a delayed retry is due instead of
-    polling for it; ``ix_jobs_claim`` answers it from its first entry.
-    """
+    """When the earliest queued job becomes runnable (``None``: nothing queued)."""
     stmt = select(func.min(Job.run_after)).where(Job.status == JobStatus.queued.value)
     if types is not None:
         stmt = stmt.where(Job.type.in_(list(types)))
@@ -165,14 +206,17 @@ async def next_due(bind: Bind, types: Sequence[str] | None = None) -> datetime |
 
 
 async def seconds_until_due(bind: Bind, types: Sequence[str] | None = None) -> float | None:
-    """:func:`next_due` as seconds from now on the database clock (negative: overdue)."""
-    if dialect_of(bind) != "postgresql":
-        due = await next_due(bind, types)
-        return None if due is None else (due - utcnow()).total_seconds()
-    stmt = select(
-        func.extract("epoch", func.min(Job.run_after) - func.statement_timestamp())
-    ).where(Job.status == JobStatus.queued.value)
-    if types is not None:
-        stmt = stmt.where(Job.type.in_(list(types)))
-    seconds = (await bind.execute(stmt)).scalar()
-    return None if seconds is None else float(seconds)
+    """Seconds until the earliest queued job is runnable (negative: overdue; ``None``: none).
+
+    Lets an idle worker sleep exactly until a delayed retry is due instead of polling
+    for it; ``ix_jobs_claim`` answers it from its first entry. On PostgreSQL the
+    difference is taken on the database clock.
+    """
+    dialect = dialect_of(bind)
+    params = {"types": list(types)} if types is not None else {}
+    value = (await bind.execute(_next_due_statement(dialect, types is not None), params)).scalar()
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return (value - utcnow()).total_seconds()
+    return float(value)

@@ -14,14 +14,18 @@ from vstage.config import Settings, get_settings
 log = logging.getLogger("vstage.worker")
 
 
+def fail_cli(message: str) -> typer.Exit:
+    from vstage.cli import fail
+
+    return fail(f"error: {message}")
+
+
 def _split_types(types: str | None) -> list[str] | None:
     if types is None:
         return None
     names = [t.strip() for t in types.split(",") if t.strip()]
     if not names:
-        from vstage.cli import fail
-
-        raise fail("--types needs at least one job type, e.g. --types stage_image,declutter")
+        raise fail_cli("--types needs at least one job type, e.g. --types stage_image,declutter")
     return names
 
 
@@ -70,6 +74,15 @@ def worker(
     load_builtin_handlers()
     load_handler_modules(handlers_module or [])
     type_list = _split_types(types)
+    if type_list is not None:
+        from vstage.queue.registry import default_registry
+
+        unknown = sorted(set(type_list) - set(default_registry.types()))
+        if unknown:
+            raise fail_cli(
+                f"no handler for job type(s) {', '.join(unknown)}; "
+                f"known: {', '.join(default_registry.types()) or 'none'}"
+            )
     if metrics_port:
         from prometheus_client import start_http_server
 

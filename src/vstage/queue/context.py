@@ -64,7 +64,6 @@ class JobContext:
         self._device_lock = device_lock
         self._progress_lock = threading.Lock()
         self._pending: dict[str, Any] | None = None
-        self._latest: dict[str, Any] | None = None
         self._threads = 0
 
     def progress(self, step: int, total: int, message: str | None = None) -> None:
@@ -85,18 +84,12 @@ class JobContext:
             report["message"] = message
         with self._progress_lock:
             self._pending = report
-            self._latest = report
 
     def take_progress(self) -> dict[str, Any] | None:
         """The report not yet stored, if any (the worker's flusher calls this)."""
         with self._progress_lock:
             pending, self._pending = self._pending, None
             return pending
-
-    @property
-    def latest_progress(self) -> dict[str, Any] | None:
-        with self._progress_lock:
-            return self._latest
 
     @property
     def threads_running(self) -> int:

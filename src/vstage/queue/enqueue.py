@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,12 +33,17 @@ async def enqueue(
     vanishes with them on rollback. Idle workers are woken after COMMIT (see
     :mod:`vstage.queue.notify`).
 
-    ``payload`` is stored as JSON (a pydantic model is dumped in JSON mode) and
-    validated again by the handler's payload model when the job runs. ``max_attempts``
+    ``payload`` is stored as JSON (a pydantic model is dumped in JSON mode, a dict's
+    UUIDs and datetimes become strings) and validated again by the handler's payload
+    model when the job runs. ``max_attempts``
     defaults to ``VSTAGE_JOB_MAX_ATTEMPTS``. ``run_after`` delays the job: an absolute
     time, or a delay from now.
     """
-    data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else dict(payload)
+    data: dict[str, Any] = (
+        payload.model_dump(mode="json")
+        if isinstance(payload, BaseModel)
+        else to_jsonable_python(dict(payload))  # UUIDs, datetimes… as JSON strings
+    )
     if max_attempts is None:
         max_attempts = get_settings().job_max_attempts
     if max_attempts < 1:

@@ -29,6 +29,12 @@ PERMANENT_CODES = frozenset(
     }
 )
 
+#: What a user reads when the workers lack the model (the operator's fix goes to the job).
+MODEL_MISSING_MESSAGE = (
+    "the staging model is not available on the workers right now; "
+    "any charge for this image was refunded — please try again later"
+)
+
 #: Longest error text kept on a job row (the full traceback goes to the log).
 MAX_ERROR_CHARS = 4000
 
@@ -72,6 +78,8 @@ def classify(exc: BaseException) -> Failure:
     """Decide permanent vs transient for an exception a handler raised."""
     if isinstance(exc, PermanentJobError):
         return Failure(True, describe(exc), exc.user_message)
+    if isinstance(exc, VstageError) and exc.code == "model_not_found":
+        return Failure(True, describe(exc), MODEL_MISSING_MESSAGE)
     if isinstance(exc, VstageError) and exc.code in PERMANENT_CODES:
         return Failure(True, describe(exc), exc.message)
     if isinstance(exc, ValidationError):

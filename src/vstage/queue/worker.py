@@ -90,7 +90,6 @@ class _Running:
     job: ClaimedJob
     ctx: JobContext
     task: asyncio.Task[None]
-    started: float
     lost: bool = False
 
 
@@ -441,7 +440,7 @@ class Worker:
         )
         key = (job.id, job.attempts)
         task = asyncio.create_task(self._execute(job, ctx), name=f"job-{job.id}")
-        self._running[key] = _Running(job, ctx, task, time.monotonic())
+        self._running[key] = _Running(job, ctx, task)
         metrics.JOBS_RUNNING.inc()
         task.add_done_callback(lambda _t: self._finished(key))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
@@ -63,7 +62,6 @@ def _run_files(
             _fail(path, f"cannot read file ({exc.strerror or exc})")
             failures += 1
             continue
-        started = time.perf_counter()
         try:
             outputs = job(data, index)
         except ModelNotFound as exc:
@@ -85,9 +83,11 @@ def _run_files(
                     mask_writer(out_dir / name, payload)
                 continue
             (out_dir / name).write_bytes(payload)
+            timings = params.get("timings")
+            seconds = timings.get("total", 0.0) if isinstance(timings, dict) else 0.0
             typer.echo(
                 f"{path} -> {out_dir / name} (seed {params.get('seed')}, "
-                f"drift {params.get('drift_score')}, {time.perf_counter() - started:.1f} s)"
+                f"drift {params.get('drift_score')}, {seconds:.1f} s)"
             )
     return failures
 

@@ -48,36 +48,58 @@ def full_resolution_alpha(alpha_work: MaskArray, binary_full: MaskArray) -> Mask
 
 def bounding_box(alpha: MaskArray) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1) of the non-zero pixels, or None when there are none."""
-    rows = np.flatnonzero(cv2.reduce(alpha, 1, cv2.REDUCE_MAX).ravel())
+    rows = np.flatnonzero(alpha.any(axis=1))
     if len(rows) == 0:
         return None
-    cols = np.flatnonzero(cv2.reduce(alpha, 0, cv2.REDUCE_MAX).ravel())
+    cols = np.flatnonzero(alpha.any(axis=0))
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
+def scaled_box(
+    box: tuple[int, int, int, int] | None, source: tuple[int, int], target: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """A box on a ``source`` (w, h) grid grown to cover its footprint on ``target``.
+
+    Used to find the edit's bounding box on the small working mask instead of scanning
+    the 12 MP one; the margin covers the bilinear upscaling kernel.
+    """
+    if box is None:
+        return None
+    sx, sy = target[0] / source[0], target[1] / source[1]
+    x0, y0, x1, y1 = box
+    return (
+        max(0, int(np.floor((x0 - 1) * sx))),
+        max(0, int(np.floor((y0 - 1) * sy))),
+        min(target[0], int(np.ceil((x1 + 1) * sx))),
+        min(target[1], int(np.ceil((y1 + 1) * sy))),
+    )
+
+
 def composite(
-    original: RGBArray, generated_work: RGBArray, alpha: MaskArray, *, in_place: bool = False
+    original: RGBArray,
+    generated_work: RGBArray,
+    alpha: MaskArray,
+    *,
+    box: tuple[int, int, int, int] | None = None,
+    in_place: bool = False,
 ) -> RGBArray:
     """Blend the upscaled ``generated_work`` into ``original`` with per-pixel ``alpha``.
 
-    Pixels whose alpha is 0 are copied back from ``original`` after blending, so they are
-    bit-identical whatever the blend's float rounding does; outside the bounding box of
-    the edit they are not even visited. ``in_place`` reuses ``original``'s buffer.
+    Where alpha is 0 the blend weights are exactly 1.0 and 0.0, which OpenCV's blend
+    returns unchanged for every 8-bit value (a test checks all 256), so those pixels stay
+    bit-identical; outside ``box`` (the bounding box of non-zero alpha, computed here
+    when not given) they are not even visited. ``in_place`` reuses ``original``'s buffer.
     """
     height, width = original.shape[:2]
     out = original if in_place else original.copy()
-    box = bounding_box(alpha)
+    box = box if box is not None else bounding_box(alpha)
     if box is None:
         return out
     x0, y0, x1, y1 = box
     upscaled = cv2.resize(generated_work, (width, height), interpolation=cv2.INTER_CUBIC)
-    region_alpha = alpha[y0:y1, x0:x1]
-    weight_new = region_alpha.astype(np.float32)
-    weight_new *= 1.0 / 255.0
-    weight_old = 1.0 - weight_new
-    source = out[y0:y1, x0:x1]
-    blended = cv2.blendLinear(source, upscaled[y0:y1, x0:x1], weight_old, weight_new)
-    untouched = (region_alpha == 0).view(np.uint8)
-    cv2.copyTo(source, untouched, blended)
-    out[y0:y1, x0:x1] = blended
+    weight_new = alpha[y0:y1, x0:x1].astype(np.float32)
+    weight_new *= np.float32(1.0 / 255.0)
+    weight_old = np.float32(1.0) - weight_new
+    region = out[y0:y1, x0:x1]
+    cv2.blendLinear(region, upscaled[y0:y1, x0:x1], weight_old, weight_new, dst=region)
     return out

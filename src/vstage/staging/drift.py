@@ -105,10 +105,12 @@ def drift_score(
     ring_px = max(6, round(0.04 * max(width, height)))
     editable = mask > 0
     # The ring starts a few pixels out: the blur and SSIM windows of pixels right at the
-    # border see the edit itself, which is not drift.
-    outer = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring_px + 1, 2 * ring_px + 1))
-    inner = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _GAP_PX + 1, 2 * _GAP_PX + 1))
-    ring = (cv2.dilate(mask, outer) > 0) & ~(cv2.dilate(mask, inner) > 0)
+    # border see the edit itself, which is not drift. A distance transform is far cheaper
+    # than dilating with a disc of radius ring_px.
+    distance = as_f32(
+        cv2.distanceTransform(np.where(editable, 0, 255).astype(np.uint8), cv2.DIST_L2, 3)
+    )
+    ring = (distance > _GAP_PX) & (distance <= ring_px)
 
     gray_src, gray_out = _gray(source), _gray(output)
     terms: dict[str, float] = {}

@@ -16,8 +16,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -33,9 +33,11 @@ from vstage.staging.backend import (
     RGBArray,
 )
 from vstage.staging.composite import (
+    bounding_box,
     composite,
     full_resolution_alpha,
     resize_to,
+    scaled_box,
     upscale_mask,
     work_size,
 )
@@ -47,6 +49,7 @@ from vstage.staging.imageio import (
     decode_image,
     decode_preview,
     encode_image,
+    encode_mask_png,
 )
 from vstage.staging.mask import (
     EditableMask,
@@ -149,6 +152,10 @@ class StagingEngine:
             SegmentationMasker(settings.segmentation_model) if settings.segmentation_model else None
         )
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vstage-io")
+
+    def close(self) -> None:
+        """Stop the engine's I/O threads (the pipeline is freed with the engine)."""
+        self._pool.shutdown(wait=True)
 
     def _preview_side(self) -> int:
         """Long side the reduced decode must reach: the working size, or the largest one."""
@@ -310,19 +317,18 @@ class StagingEngine:
 
         with timer.stage("composite"):
             alpha_full = full_resolution_alpha(alpha_work, full_binary)
+            mask_png_future = self._pool.submit(encode_mask_png, alpha_full)
             decoded = full.result()
             if (decoded.width, decoded.height) != (width, height):
                 raise RuntimeError("full and reduced decodes disagree on the image size")
-            pixels = composite(decoded.pixels, raw, alpha_full, in_place=True)
+            box = scaled_box(bounding_box(alpha_work), (work_w, work_h), (width, height))
+            pixels = composite(decoded.pixels, raw, alpha_full, box=box, in_place=True)
         output_format: OutputFormat = job.output_format or (
             "png" if decoded.format == "png" else "jpeg"
         )
         with timer.stage("encode"):
-            encoded = self._pool.submit(
-                encode_image, pixels, output_format, self.settings.jpeg_quality
-            )
-            mask_png = encode_image(alpha_full, "png")
-            image_bytes = encoded.result()
+            image_bytes = encode_image(pixels, output_format, self.settings.jpeg_quality)
+            mask_png = mask_png_future.result()
         timer.timings["total"] = round(time.perf_counter() - started, 4)
 
         params: dict[str, Any] = {

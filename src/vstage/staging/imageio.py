@@ -299,7 +299,7 @@ def _decode_jpeg_fast(data: bytes, image: ImageFile.ImageFile) -> RGBArray | Non
     """
     if image.mode != "RGB" or not _is_plain_srgb(image):
         return None
-    if not data.rstrip(b"\x00")[-2:] == b"\xff\xd9":
+    if data.rstrip(b"\x00")[-2:] != b"\xff\xd9":
         return None  # possibly truncated: let Pillow decide and explain
     flags = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
@@ -384,3 +384,12 @@ def encode_image(img: RGBArray | Image.Image, fmt: OutputFormat, quality: int = 
         clean.save(out, "PNG", compress_level=1)
         return out.getvalue()
     raise ValueError(f"cannot encode {fmt!r}: use jpeg or png")
+
+
+def encode_mask_png(alpha: npt.NDArray[np.uint8]) -> bytes:
+    """8-bit grayscale PNG of a mask (white = edited), no metadata, fast zlib level 1."""
+    if alpha.ndim != 2:
+        raise ValueError("a mask is a 2-D array")
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(alpha), "L").save(out, "PNG", compress_level=1)
+    return out.getvalue()

@@ -402,6 +402,7 @@ class SegmentationMasker:
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
             transformers = load_module("transformers")
+            load_module("transformers.utils.logging").disable_progress_bar()
             local_only = offline()
             try:
                 processor = transformers.AutoImageProcessor.from_pretrained(
@@ -410,7 +411,7 @@ class SegmentationMasker:
                 model = transformers.AutoModelForSemanticSegmentation.from_pretrained(
                     self.model_id, local_files_only=local_only
                 )
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 raise ModelNotFound(
                     f"segmentation model {self.model_id} is not available ({exc}); "
                     f"fetch it with `vstage models pull {self.model_id}`",
@@ -437,32 +438,42 @@ class SegmentationMasker:
         return ids, names
 
     def mask(self, rgb: npt.NDArray[np.uint8]) -> EditableMask:
-        ids, names = self.labels(rgb)
-        height, width = ids.shape
-        roles = {i: _role(name) for i, name in names.items()}
-        editable_ids = [i for i, role in roles.items() if role == "editable"]
-        protected_ids = [i for i, role in roles.items() if role == "protected"]
-        wall_ids = [i for i, name in names.items() if name.split(",")[0].strip() == "wall"]
-        floor_ids = [
-            i
-            for i, name in names.items()
-            if name.split(",")[0].strip() in ("floor", "flooring", "rug", "carpet")
-        ]
-        editable = np.isin(ids, editable_ids)
-        floor_rows = np.flatnonzero(np.isin(ids, floor_ids).any(axis=1))
-        floor_top = int(floor_rows[0]) if len(floor_rows) else round(DEFAULT_FLOOR * height)
-        band_top = max(0, floor_top - round(WALL_BAND * height))
-        wall_band = np.isin(ids, wall_ids)
-        wall_band[:band_top] = False
-        editable |= wall_band
-        protected = np.isin(ids, protected_ids).astype(np.uint8) * 255
-        margin = max(2, round(0.01 * max(width, height)))
-        protected = as_u8(
-            cv2.dilate(protected, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
-        )
-        binary = np.where(editable & (protected == 0), 255, 0).astype(np.uint8)
-        binary = _drop_specks(binary, int(0.002 * height * width))
-        return EditableMask(binary, "segmentation", (), floor_top, None)
+        return mask_from_labels(*self.labels(rgb))
+
+
+def _base_name(name: str) -> str:
+    return name.split(",")[0].strip()
+
+
+def mask_from_labels(ids: npt.NDArray[np.int32], names: dict[int, str]) -> EditableMask:
+    """Editable mask from a per-pixel ADE20K label map.
+
+    Floor, rugs and movable furniture are editable, and so is wall within the band above
+    the floor line; windows, doors, ceiling, fixtures (and a small margin around them)
+    are not.
+    """
+    height, width = ids.shape
+    roles = {i: _role(name) for i, name in names.items()}
+    editable_ids = [i for i, role in roles.items() if role == "editable"]
+    protected_ids = [i for i, role in roles.items() if role == "protected"]
+    wall_ids = [i for i, name in names.items() if _base_name(name) == "wall"]
+    floor_ids = [
+        i for i, name in names.items() if _base_name(name) in ("floor", "flooring", "rug", "carpet")
+    ]
+    editable = np.isin(ids, editable_ids)
+    floor_ys = np.nonzero(np.isin(ids, floor_ids))[0]
+    # A robust floor line: stray floor pixels high up in the frame do not move it.
+    floor_top = int(np.percentile(floor_ys, 2)) if len(floor_ys) else round(DEFAULT_FLOOR * height)
+    band_top = max(0, floor_top - round(WALL_BAND * height))
+    wall_band = np.isin(ids, wall_ids)
+    wall_band[:band_top] = False
+    editable |= wall_band
+    protected = np.isin(ids, protected_ids).astype(np.uint8) * 255
+    margin = max(2, round(0.01 * max(width, height)))
+    protected = as_u8(cv2.dilate(protected, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)))
+    binary = np.where(editable & (protected == 0), 255, 0).astype(np.uint8)
+    binary = _drop_specks(binary, int(0.002 * height * width))
+    return EditableMask(binary, "segmentation", (), floor_top, None)
 
 
 def _role(name: str) -> str:

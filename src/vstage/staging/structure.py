@@ -130,6 +130,7 @@ class DepthEstimator:
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
             transformers = load_module("transformers")
+            load_module("transformers.utils.logging").disable_progress_bar()
             local_only = offline()
             try:
                 processor = transformers.AutoImageProcessor.from_pretrained(
@@ -138,7 +139,7 @@ class DepthEstimator:
                 model = transformers.AutoModelForDepthEstimation.from_pretrained(
                     self.model_id, local_files_only=local_only
                 )
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 raise ModelNotFound(
                     f"depth model {self.model_id} is not available ({exc}); "
                     f"fetch it with `vstage models pull {self.model_id}`",
