@@ -173,15 +173,12 @@ def gpu_seconds_per_image(repeats: int) -> tuple[float | None, float | None, str
         times.append(time.perf_counter() - started)
     ours = statistics.median(times)
 
-    import diffusers
-
     pipe = backend.pipe
     model = resolve_model(settings.model, required_file="model_index.json")
     cls = type(pipe)
     plain = cls.from_pretrained(model.path, controlnet=pipe.controlnet, torch_dtype=torch.float16)
     plain.to("cuda")
     plain.set_progress_bar_config(disable=True)
-    del diffusers
     work = Image.fromarray(np.full((768, 1024, 3), 180, np.uint8))
     mask = Image.new("L", (1024, 768), 0)
     ImageDraw.Draw(mask).rectangle((0, 300, 1024, 768), fill=255)

@@ -7,6 +7,7 @@ Tiny random transformers models are saved to a folder and loaded through the sam
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,12 +25,13 @@ ADE = {0: "wall", 1: "floor, flooring", 2: "ceiling", 3: "windowpane, window", 4
 @pytest.fixture(scope="module")
 def tiny_segformer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("segformer")
-    config = transformers.SegformerConfig(
-        num_encoder_blocks=2, depths=[1, 1], sr_ratios=[4, 2], hidden_sizes=[8, 16],
-        patch_sizes=[7, 3], strides=[4, 2], num_attention_heads=[1, 1], mlp_ratios=[2, 2],
-        decoder_hidden_size=16, num_labels=len(ADE), id2label=ADE,
-        label2id={v: k for k, v in ADE.items()},
-    )  # fmt: skip
+    options: dict[str, Any] = {
+        "num_encoder_blocks": 2, "depths": [1, 1], "sr_ratios": [4, 2], "hidden_sizes": [8, 16],
+        "patch_sizes": [7, 3], "strides": [4, 2], "num_attention_heads": [1, 1],
+        "mlp_ratios": [2, 2], "decoder_hidden_size": 16, "num_labels": len(ADE),
+        "id2label": ADE, "label2id": {v: k for k, v in ADE.items()},
+    }  # fmt: skip
+    config = transformers.SegformerConfig(**options)
     transformers.SegformerForSemanticSegmentation(config).save_pretrained(folder)
     transformers.SegformerImageProcessor(size={"height": 128, "width": 128}).save_pretrained(folder)
     return folder
@@ -38,11 +40,13 @@ def tiny_segformer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_dpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("dpt")
-    config = transformers.DPTConfig(
-        hidden_size=16, num_hidden_layers=4, num_attention_heads=2, intermediate_size=32,
-        image_size=64, patch_size=16, neck_hidden_sizes=[8, 8, 8, 8], fusion_hidden_size=8,
-        backbone_out_indices=[0, 1, 2, 3], head_hidden_size=8,
-    )  # fmt: skip
+    options: dict[str, Any] = {
+        "hidden_size": 16, "num_hidden_layers": 4, "num_attention_heads": 2,
+        "intermediate_size": 32, "image_size": 64, "patch_size": 16,
+        "neck_hidden_sizes": [8, 8, 8, 8], "fusion_hidden_size": 8,
+        "backbone_out_indices": [0, 1, 2, 3], "head_hidden_size": 8,
+    }  # fmt: skip
+    config = transformers.DPTConfig(**options)
     transformers.DPTForDepthEstimation(config).save_pretrained(folder)
     transformers.DPTImageProcessor(size={"height": 64, "width": 64}).save_pretrained(folder)
     return folder

@@ -1,8 +1,9 @@
 """``CurrentUser`` and ``AdminUser``: the identity every endpoint depends on.
 
-Credentials, in order: ``Authorization: Bearer dev:<sub>`` (dev mode only),
-``Authorization: Bearer <Auth0 JWT>`` (auth0 mode), then the signed session cookie.
-The role always comes from our database, never from a token claim.
+Credentials, in order: ``Authorization: Bearer vst_…`` (a personal API key, any mode),
+``Authorization: Bearer dev:<sub>`` (dev mode only), ``Authorization: Bearer <Auth0
+JWT>`` (auth0 mode), then the signed session cookie. The role always comes from our
+database, never from a token claim, and an API key never acts as admin.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
+from vstage.apikeys import service as api_keys
 from vstage.auth.service import get_or_create_user
 from vstage.auth.session import SESSION_COOKIE, read_session
 from vstage.dependencies import DatabaseDep, SessionDep, SettingsDep
@@ -18,6 +20,8 @@ from vstage.errors import Forbidden, Unauthorized
 from vstage.models import Role, User
 
 DEV_PREFIX = "dev:"
+#: ``request.state`` attribute naming the API key a request authenticated with.
+API_KEY_STATE = "api_key_id"
 
 
 class TokenVerifier(Protocol):
@@ -26,13 +30,17 @@ class TokenVerifier(Protocol):
     async def close(self) -> None: ...
 
 
-async def _subject(request: Request, settings: SettingsDep) -> str:
+async def _subject(request: Request, settings: SettingsDep, db: DatabaseDep) -> str:
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("expected 'Authorization: Bearer <token>'")
+        if api_keys.looks_like_key(token):
+            key_id, sub = await api_keys.authenticate(db, token)
+            setattr(request.state, API_KEY_STATE, key_id)
+            return sub
         if token.startswith(DEV_PREFIX):
             if settings.auth_mode != "dev":
                 raise Unauthorized("dev tokens are not accepted in auth0 mode")
@@ -82,7 +90,14 @@ async def get_committed_user(db: DatabaseDep, sub: Annotated[str, Depends(_subje
 CommittedUser = Annotated[User, Depends(get_committed_user)]
 
 
-async def get_admin_user(user: CurrentUser) -> User:
+def authenticated_by_api_key(request: Request) -> bool:
+    """Whether this request's credentials are an API key rather than a person's login."""
+    return getattr(request.state, API_KEY_STATE, None) is not None
+
+
+async def get_admin_user(request: Request, user: CurrentUser) -> User:
+    if authenticated_by_api_key(request):
+        raise Forbidden("API keys never act as admin; sign in to use admin routes")
     if user.role != Role.admin.value:
         raise Forbidden("admin role required")
     return user

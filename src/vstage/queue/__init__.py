@@ -11,7 +11,7 @@ refunded once even when a presumed-dead worker comes back.
 
 from vstage.queue.context import JobContext, JobResult
 from vstage.queue.enqueue import enqueue
-from vstage.queue.errors import PermanentJobError
+from vstage.queue.errors import PermanentJobError, RetryJobLater
 from vstage.queue.registry import HandlerRegistry, default_registry, handler
 from vstage.queue.worker import Worker
 
@@ -20,6 +20,7 @@ __all__ = [
     "JobContext",
     "JobResult",
     "PermanentJobError",
+    "RetryJobLater",
     "Worker",
     "default_registry",
     "enqueue",

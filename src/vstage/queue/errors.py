@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
+from datetime import timedelta
 
 from pydantic import ValidationError
 
@@ -52,6 +53,16 @@ class PermanentJobError(Exception):
         self.user_message = user_message or message
 
 
+class RetryJobLater(Exception):
+    """Raised by a handler that keeps its own retry schedule (webhook deliveries): this
+    attempt failed, run the job again after ``delay`` instead of the queue's backoff.
+    The job still fails for good once its ``max_attempts`` are used up."""
+
+    def __init__(self, message: str, *, delay: timedelta) -> None:
+        super().__init__(message)
+        self.delay = max(delay, timedelta(0))
+
+
 @dataclass(frozen=True)
 class Failure:
     """A classified handler failure.
@@ -63,6 +74,7 @@ class Failure:
     permanent: bool
     error: str
     user_message: str | None = None
+    retry_after: timedelta | None = None  # the handler's own delay (RetryJobLater)
 
 
 def describe(exc: BaseException) -> str:
@@ -78,6 +90,8 @@ def classify(exc: BaseException) -> Failure:
     """Decide permanent vs transient for an exception a handler raised."""
     if isinstance(exc, PermanentJobError):
         return Failure(True, describe(exc), exc.user_message)
+    if isinstance(exc, RetryJobLater):
+        return Failure(False, str(exc)[:MAX_ERROR_CHARS], retry_after=exc.delay)
     if isinstance(exc, VstageError) and exc.code == "model_not_found":
         return Failure(True, describe(exc), MODEL_MISSING_MESSAGE)
     if isinstance(exc, VstageError) and exc.code in PERMANENT_CODES:

@@ -33,7 +33,7 @@ HandlerOutput = JobResult | Mapping[str, Any] | None
 HandlerFn = Callable[[JobContext, M], Awaitable[HandlerOutput]]
 
 #: Modules holding the product's own handlers (``stage_image``, ``declutter``, …).
-BUILTIN_HANDLER_MODULES: tuple[str, ...] = ("vstage.staging.handlers",)
+BUILTIN_HANDLER_MODULES: tuple[str, ...] = ("vstage.staging.handlers", "vstage.webhooks.handler")
 
 
 @dataclass(frozen=True)

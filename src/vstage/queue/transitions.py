@@ -108,6 +108,13 @@ async def _set_images(
         .values(status=status, error=error, updated_at=db_now(session), **dict(extra or {}))
         .execution_options(synchronize_session=False)
     )
+    if status in (ImageStatus.ready, ImageStatus.error):
+        # Outbound webhooks (image.ready / image.failed) are emitted in this very
+        # transaction, so an event exists iff the status change committed. Imported
+        # here: the webhooks package enqueues its deliveries through this queue.
+        from vstage.webhooks.events import emit_image_events
+
+        await emit_image_events(session, image_ids, status)
 
 
 async def complete(
@@ -283,9 +290,8 @@ async def fail(
             refund=refund,
         )
         return Outcome.failed if failed else Outcome.lost
-    requeued = await requeue(
-        session, owned(job), delay=policy.delay(job.attempts), error=failure.error
-    )
+    delay = failure.retry_after if failure.retry_after is not None else policy.delay(job.attempts)
+    requeued = await requeue(session, owned(job), delay=delay, error=failure.error)
     return Outcome.retried if requeued else Outcome.lost
 
 

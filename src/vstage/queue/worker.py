@@ -474,15 +474,16 @@ class Worker:
                     result = await spec.run(ctx, job.payload)
                 except Exception as exc:
                     failure = classify(exc)
+                    expected = failure.permanent or failure.retry_after is not None
                     log.log(
-                        logging.WARNING if failure.permanent else logging.ERROR,
+                        logging.WARNING if expected else logging.ERROR,
                         "job %s (%s) attempt %d/%d failed: %s",
                         job.id,
                         job.type,
                         job.attempts,
                         job.max_attempts,
                         failure.error.splitlines()[0],
-                        exc_info=not failure.permanent,
+                        exc_info=not expected,
                     )
             if result is not None:
                 try:

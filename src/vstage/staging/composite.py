@@ -85,7 +85,7 @@ def composite(
 ) -> RGBArray:
     """Blend the upscaled ``generated_work`` into ``original`` with per-pixel ``alpha``.
 
-    Where alpha is 0 the blend weights are exactly 1.0 and 0.0, which OpenCV's blend
+    Where alpha is 0 the blend weights are exactly 255 and 0, which OpenCV's blend
     returns unchanged for every 8-bit value (a test checks all 256), so those pixels stay
     bit-identical; outside ``box`` (the bounding box of non-zero alpha, computed here
     when not given) they are not even visited. ``in_place`` reuses ``original``'s buffer.
@@ -97,9 +97,9 @@ def composite(
         return out
     x0, y0, x1, y1 = box
     upscaled = cv2.resize(generated_work, (width, height), interpolation=cv2.INTER_CUBIC)
+    # blendLinear normalises by the weights' sum, so raw 0-255 weights need no scaling.
     weight_new = alpha[y0:y1, x0:x1].astype(np.float32)
-    weight_new *= np.float32(1.0 / 255.0)
-    weight_old = np.float32(1.0) - weight_new
+    weight_old = np.float32(255.0) - weight_new
     region = out[y0:y1, x0:x1]
     cv2.blendLinear(region, upscaled[y0:y1, x0:x1], weight_old, weight_new, dst=region)
     return out

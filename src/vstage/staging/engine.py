@@ -60,7 +60,7 @@ from vstage.staging.mask import (
     heuristic_mask,
     load_user_mask,
 )
-from vstage.staging.structure import DepthEstimator, build_structure
+from vstage.staging.structure import DepthEstimator, StructureMap, build_structure
 
 ENGINE_VERSION = "1"
 MAX_SEED = 2**63 - 1  # seeds are stored in a BIGINT column
@@ -238,7 +238,12 @@ class StagingEngine:
         return _Diffusion(prompt, seed, steps, guidance, strength, output_format, extra)
 
     def _mask(
-        self, work: RGBArray, structure: Any, user_mask: bytes | None, width: int, height: int
+        self,
+        work: RGBArray,
+        structure: StructureMap,
+        user_mask: bytes | None,
+        width: int,
+        height: int,
     ) -> tuple[EditableMask, MaskArray]:
         """(working-resolution mask, full-resolution binary mask)."""
         work_h, work_w = work.shape[:2]

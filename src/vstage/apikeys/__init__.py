@@ -1,0 +1,1 @@
+"""Personal API keys: machine credentials that act as their user, minus admin powers."""

@@ -1,0 +1,1 @@
+"""Outbound webhooks: signed image events pushed to URLs users register."""
