@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image as PILImage
+from prometheus_client import REGISTRY
 
 from tests.factories import make_image, make_project, make_user
 from tests.queue.conftest import get_job
@@ -75,6 +76,7 @@ async def test_stage_image_stores_output_and_mask_and_records_how(
 ) -> None:
     job_id, image = await _staging_job(qdb, storage)
     worker = Worker(qdb, storage, _settings(qdb, tiny_model))
+    renders_before = REGISTRY.get_sample_value("vstage_engine_drift_score_count") or 0
 
     assert await worker.run_once() == 1
 
@@ -95,6 +97,13 @@ async def test_stage_image_stores_output_and_mask_and_records_how(
     assert {"read", "engine", "write"} <= set(result["job_timings"])
     assert job.progress_json is not None
     assert job.progress_json["step"] == job.progress_json["total"]
+    # The render is visible to Prometheus: its drift score and per-stage timings.
+    assert REGISTRY.get_sample_value("vstage_engine_drift_score_count") == renders_before + 1
+    diffusion = REGISTRY.get_sample_value(
+        "vstage_engine_stage_seconds_count", {"stage": "diffusion"}
+    )
+    assert diffusion is not None
+    assert diffusion >= 1
 
     # A second run for the same image overwrites its files instead of adding copies.
     async with qdb.transaction() as session:

@@ -29,6 +29,7 @@ from vstage.config import Settings
 from vstage.models import Image, Project
 from vstage.queue import JobContext, JobResult, PermanentJobError, handler
 from vstage.staging.engine import StageParams, StageResult, StagingEngine
+from vstage.staging.metrics import observe_render
 from vstage.storage import storage_key
 
 STAGE_IMAGE = "stage_image"
@@ -99,6 +100,7 @@ async def _run(
     started = time.perf_counter()
     result = await ctx.run_in_thread(work, original, user_mask)
     engine_s = time.perf_counter() - started
+    observe_render(result.params)
 
     started = time.perf_counter()
     staged_key = storage_key(user_id, project_id, image_id, f"staged.{result.extension}")
