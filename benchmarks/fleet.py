@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -341,7 +342,9 @@ def run_fleet(n_images: int = 200, n_users: int = 10, timeout_s: float = 900) ->
             _check(db_url, s3, bucket, per_user, result)
         finally:
             fleet.close()
-    if not result.ok:
+    if result.ok:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
         result.notes.append(f"process logs kept in {workdir}")
     return result
 
