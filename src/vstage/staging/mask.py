@@ -28,7 +28,8 @@ import numpy.typing as npt
 from PIL import Image
 
 from vstage.errors import InvalidInput, UnsupportedMediaType
-from vstage.staging.backend import MaskArray, ModelNotFound, as_u8, load_module, offline
+from vstage.staging.aux_models import load_processor_and_model
+from vstage.staging.backend import MaskArray, as_u8
 from vstage.staging.imageio import sniff_format
 from vstage.staging.structure import StructureMap
 
@@ -401,24 +402,9 @@ class SegmentationMasker:
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            transformers = load_module("transformers")
-            load_module("transformers.utils.logging").disable_progress_bar()
-            local_only = offline()
-            try:
-                processor = transformers.AutoImageProcessor.from_pretrained(
-                    self.model_id, local_files_only=local_only
-                )
-                model = transformers.AutoModelForSemanticSegmentation.from_pretrained(
-                    self.model_id, local_files_only=local_only
-                )
-            except (OSError, ValueError) as exc:
-                raise ModelNotFound(
-                    f"segmentation model {self.model_id} is not available ({exc}); "
-                    f"fetch it with `vstage models pull {self.model_id}`",
-                    model=self.model_id,
-                ) from None
-            model.eval().to(self.device)
-            self._loaded = (processor, model)
+            self._loaded = load_processor_and_model(
+                self.model_id, "AutoModelForSemanticSegmentation", "segmentation", self.device
+            )
         return self._loaded
 
     def labels(self, rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int32], dict[int, str]]:

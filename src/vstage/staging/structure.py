@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from vstage.staging.backend import ModelNotFound, as_u8, load_module, offline
+from vstage.staging.aux_models import load_processor_and_model
+from vstage.staging.backend import as_u8
 
 Gray = npt.NDArray[np.uint8]
 Segments = npt.NDArray[np.float32]  # N x 4: x1, y1, x2, y2
@@ -129,24 +130,9 @@ class DepthEstimator:
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            transformers = load_module("transformers")
-            load_module("transformers.utils.logging").disable_progress_bar()
-            local_only = offline()
-            try:
-                processor = transformers.AutoImageProcessor.from_pretrained(
-                    self.model_id, local_files_only=local_only
-                )
-                model = transformers.AutoModelForDepthEstimation.from_pretrained(
-                    self.model_id, local_files_only=local_only
-                )
-            except (OSError, ValueError) as exc:
-                raise ModelNotFound(
-                    f"depth model {self.model_id} is not available ({exc}); "
-                    f"fetch it with `vstage models pull {self.model_id}`",
-                    model=self.model_id,
-                ) from None
-            model.eval().to(self.device)
-            self._loaded = (processor, model)
+            self._loaded = load_processor_and_model(
+                self.model_id, "AutoModelForDepthEstimation", "depth", self.device
+            )
         return self._loaded
 
     def estimate(self, rgb: npt.NDArray[np.uint8]) -> Gray:
