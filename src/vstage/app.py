@@ -88,6 +88,8 @@ def create_app(
 def _routers() -> list[APIRouter]:
     from vstage.admin.endpoints import router as admin
     from vstage.admin.user_endpoints import router as admin_users
+    from vstage.apikeys.endpoints import router as api_keys
+    from vstage.batches.endpoints import router as batches
     from vstage.billing.endpoints import router as billing
     from vstage.catalog.endpoints import router as catalog
     from vstage.health.endpoints import router as health
@@ -96,8 +98,12 @@ def _routers() -> list[APIRouter]:
     from vstage.projects.endpoints import router as projects
     from vstage.users.endpoints import router as users
     from vstage.web.router import router as web
+    from vstage.webhooks.endpoints import router as webhooks
 
-    return [health, users, projects, images, jobs, catalog, billing, admin, admin_users, web]
+    return [
+        *(health, users, projects, images, batches, jobs, catalog, billing, admin, admin_users),
+        *(api_keys, webhooks, web),
+    ]
 
 
 def _embedded_worker_hook() -> LifespanHook | None:

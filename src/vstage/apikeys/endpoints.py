@@ -34,7 +34,9 @@ PersonUser = Annotated[User, Depends(_signed_in_person)]
 
 
 @router.post("", status_code=201, response_model=ApiKeyCreated)
-async def create_api_key(body: ApiKeyCreate, user: PersonUser, session: SessionDep) -> ApiKeyCreated:
+async def create_api_key(
+    body: ApiKeyCreate, user: PersonUser, session: SessionDep
+) -> ApiKeyCreated:
     """A new key, shown in full in this response only (only its hash is stored)."""
     created = await service.create_key(session, user, body.name)
     return ApiKeyCreated(**ApiKeyRead.of(created.row).model_dump(), key=created.key)

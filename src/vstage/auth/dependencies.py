@@ -38,9 +38,9 @@ async def _subject(request: Request, settings: SettingsDep, db: DatabaseDep) -> 
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("expected 'Authorization: Bearer <token>'")
         if api_keys.looks_like_key(token):
-            key_id, sub = await api_keys.authenticate(db, token)
+            key_id, key_owner = await api_keys.authenticate(db, token)
             setattr(request.state, API_KEY_STATE, key_id)
-            return sub
+            return key_owner
         if token.startswith(DEV_PREFIX):
             if settings.auth_mode != "dev":
                 raise Unauthorized("dev tokens are not accepted in auth0 mode")

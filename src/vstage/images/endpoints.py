@@ -176,15 +176,7 @@ async def delete_image(
     """Delete the image and its job; its stored files go once the deletion committed
     (files still used by variations or restages of the same photo stay)."""
     deleted = await service.delete_image(session, user, image_id)
-    background.add_task(
-        files.delete_image_objects,
-        storage,
-        user_id=deleted.user_id,
-        project_id=deleted.project_id,
-        image_id=deleted.image_id,
-        keys=deleted.keys,
-        keep=deleted.keep,
-    )
+    files.delete_after_commit(background, storage, deleted)
     return Response(status_code=204)
 
 

@@ -18,12 +18,17 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
+from fastapi import BackgroundTasks
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vstage.models import Image
 from vstage.storage import Storage, StorageError, image_prefix, project_prefix
+
+if TYPE_CHECKING:
+    from vstage.images.service import DeletedImage
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +117,22 @@ async def delete_image_objects(
     except ``keep`` (keys other rows still name)."""
     listed = await _listed(storage, image_prefix(user_id, project_id, image_id))
     await delete_objects(storage, (keys | listed) - keep)
+
+
+def delete_after_commit(
+    background: BackgroundTasks, storage: Storage, deleted: DeletedImage
+) -> None:
+    """Queue a deleted image's stored files for removal once the response (and so the
+    commit) is done: a failed commit must never have removed a file."""
+    background.add_task(
+        delete_image_objects,
+        storage,
+        user_id=deleted.user_id,
+        project_id=deleted.project_id,
+        image_id=deleted.image_id,
+        keys=deleted.keys,
+        keep=deleted.keep,
+    )
 
 
 async def delete_project_objects(

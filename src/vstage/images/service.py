@@ -124,10 +124,12 @@ async def create_staged_images(
     settings: Settings,
     image_ids: Sequence[uuid.UUID] | None = None,
     source_image_id: uuid.UUID | None = None,
+    style_seed: int | None = None,
 ) -> list[tuple[Image, Job]]:
     """One image row and one ``stage_image`` job per seed, charged, in ``session``.
 
     Raises 402 (nothing created) when the images do not fit the user's quota.
+    ``style_seed``: the listing batch these images belong to (recorded on the rows).
     """
     validate_choice(room_type, style)
     ids = list(image_ids) if image_ids is not None else [uuid.uuid4() for _ in seeds]
@@ -146,6 +148,7 @@ async def create_staged_images(
             seed=seed,
             status=ImageStatus.queued,
             source_image_id=source_image_id,
+            style_seed=style_seed,
             created_at=now,
             updated_at=now,
         )
@@ -169,7 +172,7 @@ async def create_staged_images(
 
 def stage_payload(image: Image) -> dict[str, Any]:
     """Everything the job needs to redo the work, recorded on the job row."""
-    return {
+    payload: dict[str, Any] = {
         "image_id": str(image.id),
         "original_key": image.original_url,
         "user_mask_key": image.user_mask_url,
@@ -177,6 +180,9 @@ def stage_payload(image: Image) -> dict[str, Any]:
         "style": image.style,
         "seed": image.seed,
     }
+    if image.style_seed is not None:
+        payload["style_seed"] = image.style_seed
+    return payload
 
 
 async def restage(
@@ -188,6 +194,7 @@ async def restage(
     style: str | None,
     seed: int | None,
     settings: Settings,
+    style_seed: int | None = None,
 ) -> tuple[Image, Job]:
     """A new image row from the same original with new choices; charged."""
     # FOR SHARE: a concurrent delete of the source waits for us (and then sees our row
@@ -210,6 +217,7 @@ async def restage(
         seeds=[seed if seed is not None else random_seed()],
         settings=settings,
         source_image_id=source.id,
+        style_seed=style_seed,
     )
     return image, job
 

@@ -78,6 +78,7 @@ async def record_event(
         created_at=now,
     )
     session.add(event)
+    await session.flush()  # before its deliveries: no ORM relationship orders the inserts
     deliveries = [
         WebhookDelivery(
             id=uuid.uuid4(),

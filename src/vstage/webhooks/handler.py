@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
@@ -42,15 +42,8 @@ def retry_delay(attempt: int, base_seconds: float) -> timedelta:
 
 @handler(DELIVER_WEBHOOK, DeliverPayload)
 async def deliver_webhook(ctx: JobContext, payload: DeliverPayload) -> JobResult:
-    async with ctx.db.sessionmaker() as session:
-        row = (
-            await session.execute(
-                select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEvent)
-                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-                .where(WebhookDelivery.id == payload.delivery_id)
-            )
-        ).first()
+    """One signed attempt; raises to have the queue retry it (or fail it for good)."""
+    row = await _load(ctx, payload.delivery_id)
     if row is None:
         return JobResult(data={"outcome": "endpoint deleted"})
     record, url, secret, event = row
@@ -73,13 +66,49 @@ async def deliver_webhook(ctx: JobContext, payload: DeliverPayload) -> JobResult
     deadline = event.created_at + RETRY_WINDOW
     last_chance = result.refused or now >= deadline or ctx.job.attempts >= ctx.job.max_attempts
     status = "delivered" if result.ok else "failed" if last_chance else "pending"
+    await _record(ctx, record, attempt, result, status, now)
+
+    outcome = f"HTTP {result.status_code}" if result.status_code is not None else result.error
+    if status == "delivered":
+        return JobResult(data={"outcome": "delivered", "attempts": attempt, "status": outcome})
+    if status == "failed":
+        raise PermanentJobError(f"webhook delivery gave up after attempt {attempt}: {outcome}")
+    delay = min(retry_delay(attempt, ctx.settings.webhook_retry_base_seconds), deadline - now)
+    raise RetryJobLater(f"webhook attempt {attempt}: {outcome}", delay=delay)
+
+
+async def _load(
+    ctx: JobContext, delivery_id: uuid.UUID
+) -> tuple[WebhookDelivery, str, str, WebhookEvent] | None:
+    """The delivery, its endpoint's URL and secret, and its event (``None``: endpoint gone)."""
+    async with ctx.db.sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEvent)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+                .where(WebhookDelivery.id == delivery_id)
+            )
+        ).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+async def _record(
+    ctx: JobContext,
+    record: WebhookDelivery,
+    attempt: int,
+    result: delivery.AttemptResult,
+    status: str,
+    now: datetime,
+) -> None:
+    """Log the attempt and move the delivery on, in one transaction."""
     async with ctx.db.transaction() as session:
         session.add(
             WebhookAttempt(
                 id=uuid.uuid4(),
                 delivery_id=record.id,
                 endpoint_id=record.endpoint_id,
-                event_id=event.id,
+                event_id=record.event_id,
                 attempt=attempt,
                 status_code=result.status_code,
                 latency_ms=result.latency_ms,
@@ -90,14 +119,8 @@ async def deliver_webhook(ctx: JobContext, payload: DeliverPayload) -> JobResult
         await session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.id == record.id)
-            .values(attempts=attempt, status=status, finished_at=None if status == "pending" else now)
+            .values(
+                attempts=attempt, status=status, finished_at=None if status == "pending" else now
+            )
             .execution_options(synchronize_session=False)
         )
-
-    outcome = f"HTTP {result.status_code}" if result.status_code is not None else result.error
-    if status == "delivered":
-        return JobResult(data={"outcome": "delivered", "attempts": attempt, "status": outcome})
-    if status == "failed":
-        raise PermanentJobError(f"webhook delivery gave up after attempt {attempt}: {outcome}")
-    delay = min(retry_delay(attempt, ctx.settings.webhook_retry_base_seconds), deadline - now)
-    raise RetryJobLater(f"webhook attempt {attempt}: {outcome}", delay=delay)

@@ -24,6 +24,9 @@ from vstage.errors import InvalidInput
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_URL_LENGTH = 2048
+#: A registration request must not hang on a slow resolver (deliveries have their own
+#: overall timeout).
+RESOLVE_TIMEOUT_SECONDS = 5.0
 
 
 class UnsafeWebhookUrl(InvalidInput):
@@ -66,7 +69,9 @@ def parse_target(url: str, settings: Settings) -> Target:
     except ValueError as exc:
         raise UnsafeWebhookUrl(f"not a valid URL: {exc}") from None
     scheme = parts.scheme.lower()
-    allowed = ("https", "http") if settings.embedded or settings.webhook_allow_private else ("https",)
+    allowed = (
+        ("https", "http") if settings.embedded or settings.webhook_allow_private else ("https",)
+    )
     if scheme not in allowed:
         raise UnsafeWebhookUrl("webhook URLs must use https")
     if not parts.hostname:
@@ -108,7 +113,11 @@ async def checked_addresses(target: Target, settings: Settings) -> list[IPAddres
     if target.is_ip_literal:
         addresses: list[IPAddress] = [ipaddress.ip_address(target.host)]
     else:
-        addresses = await resolve_host(target.host, target.port)
+        try:
+            async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
+                addresses = await resolve_host(target.host, target.port)
+        except TimeoutError:
+            raise UnresolvableHost(f"{target.host} did not resolve in time") from None
     if not addresses:
         raise UnresolvableHost(f"{target.host} does not resolve")
     if not settings.webhook_allow_private:

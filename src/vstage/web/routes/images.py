@@ -191,13 +191,5 @@ async def delete(
 ) -> Response:
     """As ``DELETE /v1/images/{id}``: rows now, stored files once that has committed."""
     deleted = await images.delete_image(session, user, image_id)
-    background.add_task(
-        files.delete_image_objects,
-        storage,
-        user_id=deleted.user_id,
-        project_id=deleted.project_id,
-        image_id=deleted.image_id,
-        keys=deleted.keys,
-        keep=deleted.keep,
-    )
+    files.delete_after_commit(background, storage, deleted)
     return RedirectResponse(f"/projects/{deleted.project_id}", status_code=303)

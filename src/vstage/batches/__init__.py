@@ -1,0 +1,1 @@
+"""Listing batches: a whole project staged in one request with one shared style seed."""
