@@ -8,9 +8,10 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
@@ -20,6 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from vstage.errors import InvalidInput
 
 T = TypeVar("T")
+R = TypeVar("R")
 MAX_LIMIT = 100
 
 
@@ -69,3 +71,29 @@ def paginate(
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+
+class _Keyed(Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+def page_of(
+    rows: Sequence[R],
+    page: PageParams,
+    to_item: Callable[[R], T],
+    key: Callable[[R], _Keyed] | None = None,
+) -> Page[T]:
+    """Turn the ``limit + 1`` rows :func:`paginate` fetched into a page and its cursor.
+
+    ``key`` picks the row's keyed object when rows are tuples (e.g. ``(attempt, kind)``).
+    """
+    shown = list(rows[: page.limit])
+    cursor = None
+    if len(rows) > page.limit and shown:
+        last: Any = key(shown[-1]) if key else shown[-1]
+        cursor = encode_cursor(last.created_at, last.id)
+    return Page(items=[to_item(row) for row in shown], next_cursor=cursor)

@@ -12,7 +12,7 @@ from vstage.admin.schemas import AdminJobRead
 from vstage.auth.dependencies import AdminUser
 from vstage.dependencies import SessionDep
 from vstage.models import JobStatus
-from vstage.pagination import Page, PageDep, encode_cursor
+from vstage.pagination import Page, PageDep, page_of
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -28,13 +28,8 @@ async def list_jobs(
     ] = None,
 ) -> Page[AdminJobRead]:
     """All users' jobs, newest first; filter by status and type."""
-    rows = list(await service.list_jobs(session, page, status=status, job_type=type))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    return Page[AdminJobRead](
-        items=[AdminJobRead.model_validate(job) for job in rows],
-        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
-    )
+    rows = await service.list_jobs(session, page, status=status, job_type=type)
+    return page_of(rows, page, AdminJobRead.model_validate)
 
 
 @router.post("/jobs/{job_id}/retry", response_model=AdminJobRead)

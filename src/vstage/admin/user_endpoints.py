@@ -12,7 +12,7 @@ from vstage.admin.user_schemas import AdminUserRead, AdminUserUpdate
 from vstage.auth.dependencies import AdminUser
 from vstage.dependencies import SessionDep
 from vstage.models import Role
-from vstage.pagination import Page, PageDep, encode_cursor
+from vstage.pagination import Page, PageDep, page_of
 
 router = APIRouter(prefix="/v1/admin/users", tags=["admin"])
 
@@ -25,13 +25,8 @@ async def list_users(
     role: Annotated[Role | None, Query(description="Only users with this role.")] = None,
 ) -> Page[AdminUserRead]:
     """All users, newest first."""
-    rows = list(await users.list_users(session, page, role=role))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    return Page[AdminUserRead](
-        items=[AdminUserRead.model_validate(u) for u in rows],
-        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
-    )
+    rows = await users.list_users(session, page, role=role)
+    return page_of(rows, page, AdminUserRead.model_validate)
 
 
 @router.patch("/{user_id}", response_model=AdminUserRead)

@@ -19,7 +19,7 @@ from vstage.auth.dependencies import CurrentUser, authenticated_by_api_key
 from vstage.dependencies import SessionDep
 from vstage.errors import Forbidden
 from vstage.models import User
-from vstage.pagination import Page, PageDep, encode_cursor
+from vstage.pagination import Page, PageDep, page_of
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
 
@@ -45,13 +45,8 @@ async def create_api_key(
 @router.get("", response_model=Page[ApiKeyRead])
 async def list_api_keys(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[ApiKeyRead]:
     """The caller's keys, newest first, revoked ones included (prefix and last 4 only)."""
-    rows = list(await service.list_keys(session, user, page))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    return Page[ApiKeyRead](
-        items=[ApiKeyRead.of(row) for row in rows],
-        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
-    )
+    rows = await service.list_keys(session, user, page)
+    return page_of(rows, page, ApiKeyRead.of)
 
 
 @router.delete("/{key_id}", status_code=204)

@@ -23,7 +23,7 @@ from vstage.images.multipart import read_multipart
 from vstage.images.schemas import MAX_SEED, ImageRead, RestageRequest, StagingAccepted
 from vstage.jobs.schemas import JobRead
 from vstage.models import Image, ImageStatus
-from vstage.pagination import Page, PageDep, encode_cursor
+from vstage.pagination import Page, PageDep, page_of
 from vstage.staging.catalog import ROOM_TYPES, STYLES
 from vstage.storage import ObjectNotFound, Storage, content_disposition
 
@@ -147,13 +147,8 @@ async def upload_images(
 async def list_images(
     project_id: uuid.UUID, user: CurrentUser, session: SessionDep, page: PageDep
 ) -> Page[ImageRead]:
-    rows = list(await service.list_images(session, user, project_id, page))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    return Page[ImageRead](
-        items=[ImageRead.of(image) for image in rows],
-        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
-    )
+    rows = await service.list_images(session, user, project_id, page)
+    return page_of(rows, page, ImageRead.of)
 
 
 @router.get("/v1/images/{image_id}", response_model=ImageRead)

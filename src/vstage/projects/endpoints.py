@@ -10,7 +10,7 @@ from vstage.idempotency.dependencies import IdempotentSession
 from vstage.idempotency.service import remember
 from vstage.images import files
 from vstage.images.service import project_keys
-from vstage.pagination import Page, PageDep, encode_cursor
+from vstage.pagination import Page, PageDep, page_of
 from vstage.projects import service
 from vstage.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 
@@ -30,13 +30,8 @@ async def create_project(
 
 @router.get("", response_model=Page[ProjectRead])
 async def list_projects(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[ProjectRead]:
-    rows = list(await service.list_projects(session, user, page))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    return Page[ProjectRead](
-        items=[ProjectRead.model_validate(p) for p in rows],
-        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
-    )
+    rows = await service.list_projects(session, user, page)
+    return page_of(rows, page, ProjectRead.model_validate)
 
 
 @router.get("/{project_id}", response_model=ProjectRead)

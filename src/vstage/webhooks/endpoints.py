@@ -12,7 +12,7 @@ from fastapi import APIRouter, Response
 
 from vstage.auth.dependencies import CurrentUser
 from vstage.dependencies import SessionDep, SettingsDep
-from vstage.pagination import Page, PageDep, encode_cursor
+from vstage.pagination import Page, PageDep, page_of
 from vstage.webhooks import service
 from vstage.webhooks.schemas import (
     TestEventSent,
@@ -44,13 +44,8 @@ async def create_webhook_endpoint(
 async def list_webhook_endpoints(
     user: CurrentUser, session: SessionDep, page: PageDep
 ) -> Page[WebhookEndpointRead]:
-    rows = list(await service.list_endpoints(session, user, page))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    return Page[WebhookEndpointRead](
-        items=[WebhookEndpointRead.of(row) for row in rows],
-        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
-    )
+    rows = await service.list_endpoints(session, user, page)
+    return page_of(rows, page, WebhookEndpointRead.of)
 
 
 @router.delete("/{endpoint_id}", status_code=204)
@@ -67,14 +62,12 @@ async def list_webhook_deliveries(
     endpoint_id: uuid.UUID, user: CurrentUser, session: SessionDep, page: PageDep
 ) -> Page[WebhookAttemptRead]:
     """The delivery log: every attempt, newest first, with status code and latency."""
-    rows = list(await service.list_attempts(session, user, endpoint_id, page))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    items = [WebhookAttemptRead.of(attempt, event_type=kind) for attempt, kind in rows]
-    last = rows[-1][0] if rows else None
-    return Page[WebhookAttemptRead](
-        items=items,
-        next_cursor=encode_cursor(last.created_at, last.id) if more and last else None,
+    rows = await service.list_attempts(session, user, endpoint_id, page)
+    return page_of(
+        rows,
+        page,
+        lambda row: WebhookAttemptRead.of(row[0], event_type=row[1]),
+        key=lambda row: row[0],
     )
 
 
