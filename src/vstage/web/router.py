@@ -6,11 +6,21 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from vstage.web.errors import install_web_errors
-from vstage.web.routes import account, admin, auth, batch, images, project, projects, upload
+from vstage.web.routes import (
+    account,
+    admin,
+    auth,
+    batch,
+    images,
+    integrations,
+    project,
+    projects,
+    upload,
+)
 from vstage.web.templating import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, projects, project, upload, batch, images, account, admin):
+for _module in (auth, projects, project, upload, batch, images, account, integrations, admin):
     router.include_router(_module.router)
 
 
