@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ import pytest
 from sqlalchemy import text
 
 import tests.queue.handlers  # noqa: F401  (registers the test job types)
+from tests.factories import make_image, make_project, make_user
 from tests.fixtures.db import make_settings
 from vstage.config import Settings
 from vstage.db import Database
-from vstage.models import Job
+from vstage.models import Job, Usage, utcnow
+from vstage.queue import enqueue
 from vstage.storage import make_storage
 from vstage.storage.base import Storage
 
@@ -88,6 +91,38 @@ async def storage(pg_settings: Settings) -> AsyncIterator[Storage]:
 async def scalar(db: Database, sql: str, **params: Any) -> Any:
     async with db.engine.connect() as conn:
         return (await conn.execute(text(sql), params)).scalar()
+
+
+async def enqueue_on_image(
+    db: Database,
+    job_type: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    max_attempts: int = 3,
+    charged: bool = False,
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A job on a fresh image (optionally charged one unit); returns (job id, image id)."""
+    async with db.transaction() as session:
+        user = await make_user(session)
+        image = await make_image(session, await make_project(session, user))
+        if charged:
+            now = utcnow()
+            session.add(
+                Usage(
+                    user_id=user.id,
+                    image_id=image.id,
+                    period_start=now - timedelta(days=1),
+                    period_end=now + timedelta(days=29),
+                )
+            )
+        job = await enqueue(
+            session,
+            type=job_type,
+            payload=payload or {},
+            image_id=image.id,
+            max_attempts=max_attempts,
+        )
+        return job.id, image.id
 
 
 async def get_job(db: Database, job_id: uuid.UUID) -> Job:

@@ -6,17 +6,22 @@ import asyncio
 import signal
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from tests.factories import make_image, make_project, make_user
-from tests.queue.conftest import Processes, get_job, scalar, wait_exit, wait_until
+from tests.queue.conftest import (
+    Processes,
+    enqueue_on_image,
+    get_job,
+    scalar,
+    wait_exit,
+    wait_until,
+)
 from vstage.db import Database
-from vstage.models import Image, ImageStatus, Usage, utcnow
+from vstage.models import Image, ImageStatus
 from vstage.queue import enqueue
 from vstage.queue.rescue import rescue_once
 from vstage.usage.service import refund as usage_refund
@@ -26,26 +31,6 @@ async def _enqueue_many(db: Database, job_type: str, count: int, payload: dict[s
     async with db.transaction() as session:
         for _ in range(count):
             await enqueue(session, type=job_type, payload=payload, image_id=None)
-
-
-async def _enqueue_on_image(
-    db: Database, job_type: str, payload: dict[str, Any], *, charged: bool = False
-) -> tuple[uuid.UUID, uuid.UUID]:
-    async with db.transaction() as session:
-        user = await make_user(session)
-        image = await make_image(session, await make_project(session, user))
-        if charged:
-            now = utcnow()
-            session.add(
-                Usage(
-                    user_id=user.id,
-                    image_id=image.id,
-                    period_start=now - timedelta(days=1),
-                    period_end=now + timedelta(days=29),
-                )
-            )
-        job = await enqueue(session, type=job_type, payload=payload, image_id=image.id)
-        return job.id, image.id
 
 
 async def _count(db: Database, sql: str, **params: Any) -> int:
@@ -97,7 +82,7 @@ async def test_a_job_whose_worker_is_sigkilled_is_rescued_and_completed_once(
     qdb: Database, processes: Processes
 ) -> None:
     # First attempt hangs (until the kill); the next one completes.
-    job_id, image_id = await _enqueue_on_image(
+    job_id, image_id = await enqueue_on_image(
         qdb, "test.effect", {"sleep": 60, "sleep_attempts": [1]}
     )
     doomed = processes.worker()
@@ -133,7 +118,7 @@ async def test_a_job_whose_worker_is_sigkilled_is_rescued_and_completed_once(
 async def test_sigterm_lets_the_running_job_finish_and_exits_0(
     qdb: Database, processes: Processes
 ) -> None:
-    job_id, _ = await _enqueue_on_image(qdb, "test.effect", {"sleep": 1.0})
+    job_id, _ = await enqueue_on_image(qdb, "test.effect", {"sleep": 1.0})
     worker = processes.worker("--grace", "10")
     await wait_until(lambda: _claimed_by_someone(qdb, job_id), what="the claim")
     await _enqueue_many(qdb, "test.effect", 3, {})  # must stay queued: no claims after SIGTERM
@@ -153,7 +138,7 @@ async def test_sigterm_releases_a_job_that_outlives_the_grace_period(
 ) -> None:
     block = tmp_path / "block"
     block.touch()  # the handler's thread is stuck until this file goes away
-    job_id, image_id = await _enqueue_on_image(qdb, "test.effect", {"block_file": str(block)})
+    job_id, image_id = await enqueue_on_image(qdb, "test.effect", {"block_file": str(block)})
     worker = processes.worker("--grace", "0.5")
     await wait_until(lambda: _claimed_by_someone(qdb, job_id), what="the claim")
 
@@ -194,7 +179,7 @@ class RefundSpy:
 async def test_a_job_that_kills_its_worker_every_time_fails_after_max_attempts(
     qdb: Database, processes: Processes
 ) -> None:
-    job_id, image_id = await _enqueue_on_image(qdb, "test.crash", {}, charged=True)
+    job_id, image_id = await enqueue_on_image(qdb, "test.crash", {}, charged=True)
     refund = RefundSpy()
     # Workers without their own rescuer, so that this test's rescuer (with the spy)
     # is the one that finally fails the job.
@@ -236,7 +221,7 @@ async def test_32_claimers_drain_5000_jobs_exactly_once(
 
 
 async def test_vstage_rescue_requeues_stale_jobs_once(qdb: Database, processes: Processes) -> None:
-    job_id, _ = await _enqueue_on_image(qdb, "test.effect", {})
+    job_id, _ = await enqueue_on_image(qdb, "test.effect", {})
     async with qdb.transaction() as session:
         await session.execute(
             text(

@@ -8,52 +8,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import REGISTRY
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import make_image, make_project, make_user
 from tests.queue import handlers
-from tests.queue.conftest import get_job, scalar, wait_until
+from tests.queue.conftest import enqueue_on_image, get_job, scalar, wait_until
 from vstage.db import Database
-from vstage.models import Image, ImageStatus, Job, Usage, utcnow
-from vstage.queue import Worker, enqueue
+from vstage.models import Image, ImageStatus, Job, utcnow
+from vstage.queue import Worker
 from vstage.storage.base import Storage
 from vstage.usage.service import refund as usage_refund
-
-
-async def _enqueue(
-    db: Database,
-    job_type: str,
-    payload: dict[str, Any] | None = None,
-    *,
-    max_attempts: int = 3,
-    charged: bool = False,
-) -> tuple[uuid.UUID, uuid.UUID]:
-    """A job on a fresh image (optionally charged one unit); returns (job id, image id)."""
-    async with db.transaction() as session:
-        user = await make_user(session)
-        image = await make_image(session, await make_project(session, user))
-        if charged:
-            now = utcnow()
-            session.add(
-                Usage(
-                    user_id=user.id,
-                    image_id=image.id,
-                    period_start=now - timedelta(days=1),
-                    period_end=now + timedelta(days=29),
-                )
-            )
-        job = await enqueue(
-            session,
-            type=job_type,
-            payload=payload or {},
-            image_id=image.id,
-            max_attempts=max_attempts,
-        )
-        return job.id, image.id
 
 
 async def _image(db: Database, image_id: uuid.UUID) -> Image:
@@ -102,7 +68,7 @@ def _samples(name: str, **labels: str) -> float:
 
 
 async def test_a_job_runs_once_and_its_image_becomes_ready(qdb: Database, storage: Storage) -> None:
-    job_id, image_id = await _enqueue(qdb, "test.effect")
+    job_id, image_id = await enqueue_on_image(qdb, "test.effect")
     before = _samples("vstage_job_duration_seconds_count", type="test.effect", outcome="completed")
 
     assert await Worker(qdb, storage, qdb.settings).run_once() == 1
@@ -119,7 +85,7 @@ async def test_a_job_runs_once_and_its_image_becomes_ready(qdb: Database, storag
 async def test_a_transient_error_is_retried_and_then_succeeds(
     qdb: Database, storage: Storage
 ) -> None:
-    job_id, image_id = await _enqueue(qdb, "test.fail", {"fail_attempts": 1})
+    job_id, image_id = await enqueue_on_image(qdb, "test.fail", {"fail_attempts": 1})
     worker = Worker(qdb, storage, qdb.settings)
 
     await worker.run_once()
@@ -138,10 +104,10 @@ async def test_a_transient_error_is_retried_and_then_succeeds(
 async def test_permanent_errors_fail_at_once_with_a_message_for_the_user(
     qdb: Database, storage: Storage
 ) -> None:
-    ours, ours_image = await _enqueue(
+    ours, ours_image = await enqueue_on_image(
         qdb, "test.fail", {"kind": "permanent", "message": "the room is too dark"}
     )
-    media, media_image = await _enqueue(
+    media, media_image = await enqueue_on_image(
         qdb, "test.fail", {"kind": "media", "message": "GIF is not supported"}
     )
     worker = Worker(qdb, storage, qdb.settings, concurrency=2)
@@ -162,8 +128,8 @@ async def test_permanent_errors_fail_at_once_with_a_message_for_the_user(
 async def test_unknown_types_and_bad_payloads_fail_with_a_clear_error(
     qdb: Database, storage: Storage
 ) -> None:
-    unknown, unknown_image = await _enqueue(qdb, "paint_walls")
-    bad, _ = await _enqueue(qdb, "test.effect", {"sleep": "a while"})
+    unknown, unknown_image = await enqueue_on_image(qdb, "paint_walls")
+    bad, _ = await enqueue_on_image(qdb, "test.effect", {"sleep": "a while"})
     worker = Worker(qdb, storage, qdb.settings, concurrency=2)
 
     await worker.run_once()
@@ -180,7 +146,7 @@ async def test_unknown_types_and_bad_payloads_fail_with_a_clear_error(
 async def test_a_poison_job_fails_after_max_attempts_and_is_refunded_once(
     qdb: Database, storage: Storage
 ) -> None:
-    job_id, image_id = await _enqueue(qdb, "test.fail", {"message": "boom"}, charged=True)
+    job_id, image_id = await enqueue_on_image(qdb, "test.fail", {"message": "boom"}, charged=True)
     refund = RefundSpy()
     worker = Worker(qdb, storage, qdb.settings, refund=refund)
 
@@ -201,7 +167,9 @@ async def test_a_poison_job_fails_after_max_attempts_and_is_refunded_once(
 
 
 async def test_progress_is_stored_while_the_job_runs(qdb: Database, storage: Storage) -> None:
-    job_id, _ = await _enqueue(qdb, "test.effect", {"progress_steps": 6, "step_seconds": 0.1})
+    job_id, _ = await enqueue_on_image(
+        qdb, "test.effect", {"progress_steps": 6, "step_seconds": 0.1}
+    )
     seen: list[int] = []
 
     async def watch() -> None:
@@ -224,7 +192,7 @@ async def test_progress_is_stored_while_the_job_runs(qdb: Database, storage: Sto
 async def test_gpu_handlers_take_turns_on_the_device(qdb: Database, storage: Storage) -> None:
     handlers.max_on_device = 0
     for _ in range(3):
-        await _enqueue(qdb, "test.gpu", {"seconds": 0.15})
+        await enqueue_on_image(qdb, "test.gpu", {"seconds": 0.15})
 
     assert await Worker(qdb, storage, qdb.settings, concurrency=3).run_once() == 3
 
@@ -236,7 +204,7 @@ async def test_heartbeats_keep_a_long_job_from_being_rescued(
     qdb: Database, storage: Storage
 ) -> None:
     # Runs longer than the 1.5 s heartbeat timeout, with the rescuer active all along.
-    job_id, _ = await _enqueue(qdb, "test.effect", {"sleep": 2.2})
+    job_id, _ = await enqueue_on_image(qdb, "test.effect", {"sleep": 2.2})
 
     async with running(Worker(qdb, storage, qdb.settings)):
         await wait_until(
@@ -258,7 +226,7 @@ async def test_an_idle_worker_wakes_on_notify_long_before_its_poll(
     slow_poll = qdb.settings.model_copy(update={"worker_poll_seconds": 30.0})
     async with running(Worker(qdb, storage, slow_poll)):
         await asyncio.sleep(0.5)  # idle, sleeping until a wake-up or the 30 s poll
-        job_id, _ = await _enqueue(qdb, "test.effect")
+        job_id, _ = await enqueue_on_image(qdb, "test.effect")
         took = await wait_until(lambda: _status_is(qdb, job_id, "completed"), seconds=10)
     assert took < 5
 
@@ -268,7 +236,7 @@ async def test_stopping_releases_a_job_that_outlives_the_grace_period(
 ) -> None:
     block = tmp_path / "block"
     block.touch()
-    job_id, image_id = await _enqueue(qdb, "test.effect", {"block_file": str(block)})
+    job_id, image_id = await enqueue_on_image(qdb, "test.effect", {"block_file": str(block)})
     worker = Worker(qdb, storage, qdb.settings, grace_seconds=0.3)
     task = asyncio.create_task(worker.run())
     await wait_until(lambda: _status_is(qdb, job_id, "processing"), what="the claim")
@@ -293,7 +261,7 @@ async def _thread_done(worker: Worker) -> bool:
 async def test_a_worker_abandons_a_job_that_is_no_longer_its_own(
     qdb: Database, storage: Storage
 ) -> None:
-    job_id, _ = await _enqueue(qdb, "test.effect", {"sleep": 30})
+    job_id, _ = await enqueue_on_image(qdb, "test.effect", {"sleep": 30})
     worker = Worker(qdb, storage, qdb.settings)
     async with running(worker):
         await wait_until(lambda: _status_is(qdb, job_id, "processing"), what="the claim")
@@ -326,7 +294,7 @@ async def test_a_lost_listen_connection_is_reopened_and_catches_up(
         old = await scalar(qdb, listeners)
         await scalar(qdb, "SELECT pg_terminate_backend(:pid)", pid=old)
         # Enqueued while nobody listens: found when the listener is back, not after 30 s.
-        job_id, _ = await _enqueue(qdb, "test.effect")
+        job_id, _ = await enqueue_on_image(qdb, "test.effect")
         took = await wait_until(lambda: _status_is(qdb, job_id, "completed"), seconds=10)
         assert took < 5
         assert await scalar(qdb, listeners) not in (None, old)

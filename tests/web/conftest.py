@@ -14,8 +14,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from tests.web.forms import HTML
 from tests.web.server import LiveApp, start_live_app
 
 CHROMIUM = os.environ.get("VSTAGE_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -105,3 +108,12 @@ async def live_app(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[LiveA
     yield start
     for app in started:
         await app.stop()
+
+
+@pytest.fixture
+async def browser_client(sqlite_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A plain HTTP client that asks for HTML, as a browser does (no JavaScript)."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sqlite_app), base_url="http://test", headers=HTML
+    ) as client:
+        yield client

@@ -4,38 +4,14 @@ that are HTML for browsers and JSON for the API, cookie flags."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from fastapi import FastAPI
+from tests.web.forms import HTML, csrf_token, dev_login
 
 from vstage.auth.service import get_or_create_user
 from vstage.db import Database
 from vstage.models import User
-
-HTML = {"accept": "text/html,application/xhtml+xml"}
-
-
-@pytest.fixture
-async def browser_client(sqlite_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sqlite_app), base_url="http://test", headers=HTML
-    ) as client:
-        yield client
-
-
-def _token(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "page has no CSRF token"
-    return match.group(1)
-
-
-async def _login(client: httpx.AsyncClient, sub: str) -> str:
-    token = _token((await client.get("/login")).text)
-    response = await client.post("/auth/dev-login", data={"csrf_token": token, "sub": sub})
-    assert response.status_code == 303
-    return token
 
 
 async def test_pages_redirect_to_login(browser_client: httpx.AsyncClient) -> None:
@@ -53,7 +29,7 @@ async def test_htmx_requests_get_a_redirect_header(browser_client: httpx.AsyncCl
 async def test_forms_refuse_a_missing_or_forged_csrf_token(
     browser_client: httpx.AsyncClient,
 ) -> None:
-    token = await _login(browser_client, "forms|alice")
+    token = await dev_login(browser_client, "forms|alice")
     for data in ({"name": "x"}, {"name": "x", "csrf_token": "forged"}):
         response = await browser_client.post("/projects", data=data)
         assert response.status_code == 403
@@ -62,7 +38,7 @@ async def test_forms_refuse_a_missing_or_forged_csrf_token(
     async with httpx.AsyncClient(
         transport=browser_client._transport, base_url="http://test", headers=HTML
     ) as other:
-        foreign = _token((await other.get("/login")).text)
+        foreign = csrf_token((await other.get("/login")).text)
     assert foreign != token
     response = await browser_client.post("/projects", data={"name": "x", "csrf_token": foreign})
     assert response.status_code == 403
@@ -76,7 +52,7 @@ async def test_forms_refuse_a_missing_or_forged_csrf_token(
 
 
 async def test_dev_login_sets_a_safe_session_cookie(browser_client: httpx.AsyncClient) -> None:
-    token = _token((await browser_client.get("/login")).text)
+    token = csrf_token((await browser_client.get("/login")).text)
     response = await browser_client.post(
         "/auth/dev-login",
         data={"csrf_token": token, "sub": "forms|bob", "next": "https://evil.example/"},
@@ -93,7 +69,7 @@ async def test_dev_login_sets_a_safe_session_cookie(browser_client: httpx.AsyncC
 async def test_errors_are_pages_for_browsers_and_json_for_the_api(
     browser_client: httpx.AsyncClient,
 ) -> None:
-    await _login(browser_client, "forms|carol")
+    await dev_login(browser_client, "forms|carol")
     page = await browser_client.get("/projects/00000000-0000-0000-0000-000000000000")
     assert page.status_code == 404
     assert "text/html" in page.headers["content-type"]
@@ -109,7 +85,7 @@ async def test_errors_are_pages_for_browsers_and_json_for_the_api(
 
 
 async def test_upload_needs_the_csrf_header_or_field(browser_client: httpx.AsyncClient) -> None:
-    token = await _login(browser_client, "forms|dave")
+    token = await dev_login(browser_client, "forms|dave")
     created = await browser_client.post("/projects", data={"name": "p", "csrf_token": token})
     project = created.headers["location"].rsplit("/", 1)[-1]
     response = await browser_client.post(
@@ -148,7 +124,7 @@ async def test_admin_changes_a_role_from_the_users_page(
         admin = await get_or_create_user(session, "forms|admin")
         admin.role = "admin"
         member = await get_or_create_user(session, "forms|member")
-    token = await _login(browser_client, "forms|admin")
+    token = await dev_login(browser_client, "forms|admin")
     page = await browser_client.get("/admin/users")
     assert "forms|member" in page.text
     response = await browser_client.post(

@@ -4,40 +4,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
+from tests.web.forms import HTML, dev_login
 
 from vstage.db import Database
 from vstage.models import WebhookDelivery
 
-HTML = {"accept": "text/html,application/xhtml+xml"}
 PAGE = "/account/integrations"
 PUBLIC_URL = "https://93.184.216.34/hooks/vstage"  # an IP literal: no DNS lookup
-
-
-@pytest.fixture
-async def browser_client(sqlite_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sqlite_app), base_url="http://test", headers=HTML
-    ) as client:
-        yield client
-
-
-def _token(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "page has no CSRF token"
-    return match.group(1)
-
-
-async def _login(client: httpx.AsyncClient, sub: str) -> str:
-    token = _token((await client.get("/login")).text)
-    response = await client.post("/auth/dev-login", data={"csrf_token": token, "sub": sub})
-    assert response.status_code == 303
-    return token
 
 
 def _shown(html: str, input_id: str) -> str:
@@ -47,7 +23,7 @@ def _shown(html: str, input_id: str) -> str:
 
 
 async def test_account_page_links_here(browser_client: httpx.AsyncClient) -> None:
-    await _login(browser_client, "integrations|alice")
+    await dev_login(browser_client, "integrations|alice")
     html = (await browser_client.get("/account")).text
     assert f'<a href="{PAGE}">API keys and webhooks</a>' in html
 
@@ -55,7 +31,7 @@ async def test_account_page_links_here(browser_client: httpx.AsyncClient) -> Non
 async def test_api_key_is_shown_once_authenticates_and_can_be_revoked(
     browser_client: httpx.AsyncClient,
 ) -> None:
-    token = await _login(browser_client, "integrations|alice")
+    token = await dev_login(browser_client, "integrations|alice")
     response = await browser_client.post(
         "/account/api-keys", data={"csrf_token": token, "name": "CI"}
     )
@@ -87,7 +63,7 @@ async def test_api_key_is_shown_once_authenticates_and_can_be_revoked(
 
 
 async def test_invalid_key_name_is_shown_inline(browser_client: httpx.AsyncClient) -> None:
-    token = await _login(browser_client, "integrations|alice")
+    token = await dev_login(browser_client, "integrations|alice")
     response = await browser_client.post(
         "/account/api-keys", data={"csrf_token": token, "name": "  "}
     )
@@ -99,7 +75,7 @@ async def test_invalid_key_name_is_shown_inline(browser_client: httpx.AsyncClien
 async def test_webhook_secret_shown_once_and_test_event_queues_a_delivery(
     browser_client: httpx.AsyncClient, sqlite_db: Database
 ) -> None:
-    token = await _login(browser_client, "integrations|alice")
+    token = await dev_login(browser_client, "integrations|alice")
     response = await browser_client.post(
         "/account/webhooks",
         data={"csrf_token": token, "url": PUBLIC_URL, "events": ["image.ready", "image.failed"]},
@@ -137,7 +113,7 @@ async def test_webhook_secret_shown_once_and_test_event_queues_a_delivery(
 
 
 async def test_unsafe_webhook_url_is_an_inline_error(browser_client: httpx.AsyncClient) -> None:
-    token = await _login(browser_client, "integrations|alice")
+    token = await dev_login(browser_client, "integrations|alice")
     response = await browser_client.post(
         "/account/webhooks",
         data={"csrf_token": token, "url": "https://10.0.0.1/hook", "events": "image.ready"},
@@ -152,7 +128,7 @@ async def test_unsafe_webhook_url_is_an_inline_error(browser_client: httpx.Async
 async def test_another_users_key_or_endpoint_is_a_404_page(
     browser_client: httpx.AsyncClient,
 ) -> None:
-    token = await _login(browser_client, "integrations|alice")
+    token = await dev_login(browser_client, "integrations|alice")
     await browser_client.post("/account/api-keys", data={"csrf_token": token, "name": "mine"})
     await browser_client.post(
         "/account/webhooks",
@@ -167,7 +143,7 @@ async def test_another_users_key_or_endpoint_is_a_404_page(
     async with httpx.AsyncClient(
         transport=browser_client._transport, base_url="http://test", headers=HTML
     ) as other:
-        other_token = await _login(other, "integrations|mallory")
+        other_token = await dev_login(other, "integrations|mallory")
         for path in (
             f"/account/api-keys/{key_id.group(1)}/revoke",
             f"/account/webhooks/{endpoint_id.group(1)}/test",
@@ -180,7 +156,7 @@ async def test_another_users_key_or_endpoint_is_a_404_page(
 
 
 async def test_forms_need_the_csrf_token(browser_client: httpx.AsyncClient) -> None:
-    await _login(browser_client, "integrations|alice")
+    await dev_login(browser_client, "integrations|alice")
     for path, data in (
         ("/account/api-keys", {"name": "x"}),
         ("/account/webhooks", {"url": PUBLIC_URL, "events": "image.ready"}),
